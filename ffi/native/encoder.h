@@ -1,0 +1,51 @@
+/* H.264 encoder: libavcodec with an ordered preference (h264_nvenc first, libx264 fallback).
+ * Input BGRA/RGBA from a frame ring slot or a buffer; colour conversion and downscale to the
+ * session size with libyuv; H.264 Main 4:2:0, no B-frames, zero latency, SPS/PPS in-band with
+ * every IDR, VUI max_num_reorder_frames=0; Annex-B output. See ffi/README.md. */
+#ifndef SMX_ENCODER_H
+#define SMX_ENCODER_H
+
+#include "smx_common.h"
+#include "ring.h"
+
+typedef struct smx_encoder smx_encoder;
+
+/* Filled after each encode for TS (ABI: 64 bytes, little-endian, this order). */
+typedef struct {
+  uint32_t size;       /* bytes of Annex-B output available from smx_encoder_packet_data */
+  uint32_t keyframe;   /* 1 = IDR (with SPS/PPS) */
+  uint64_t frame;      /* source frame number (ring) or caller's counter */
+  int64_t capture_us;  /* source capture time */
+  double convert_ms;   /* colour conversion + scale */
+  double encode_ms;    /* avcodec send/receive */
+  uint32_t in_width, in_height;
+  uint32_t out_width, out_height;
+  uint64_t reserved;
+} smx_packet_info;
+
+/* (nonblocking) Opens an encoder for width x height at fps. `preference` is a comma list of
+ * libavcodec encoder names ("h264_nvenc,libx264"); NULL or "" uses that default; SMX_ENCODERS in
+ * the environment overrides the default. On failure returns NULL and writes the reason for every
+ * encoder tried into err (NUL-terminated). */
+SMX_EXPORT smx_encoder *smx_encoder_open(const char *preference, uint32_t width, uint32_t height,
+                                         uint32_t fps, uint32_t bitrate_kbps, char *err,
+                                         uint32_t err_cap);
+SMX_EXPORT const char *smx_encoder_name(smx_encoder *e);    /* "libx264" / "h264_nvenc" */
+SMX_EXPORT const char *smx_encoder_skipped(smx_encoder *e); /* "h264_nvenc: <why>; …" or "" */
+/* (nonblocking) Converts + encodes one frame. Returns output bytes (>= 0) or a negative status;
+ * details in smx_encoder_error(). */
+SMX_EXPORT int smx_encoder_encode_rgba(smx_encoder *e, const uint8_t *pixels, uint32_t width,
+                                       uint32_t height, uint32_t stride, uint32_t format,
+                                       uint64_t frame, int64_t capture_us, int32_t force_idr);
+/* (nonblocking) Same, from the latest frame of a ring; SMX_E_TORN when the slot was overwritten
+ * during conversion (nothing was encoded: retry), SMX_E_AGAIN when no frame is there yet. */
+SMX_EXPORT int smx_encoder_encode_ring(smx_encoder *e, smx_ring_reader *r, int32_t force_idr);
+SMX_EXPORT const uint8_t *smx_encoder_packet_data(smx_encoder *e);
+SMX_EXPORT int smx_encoder_packet_info(smx_encoder *e, smx_packet_info *out);
+SMX_EXPORT int smx_encoder_request_idr(smx_encoder *e);
+SMX_EXPORT int smx_encoder_set_bitrate(smx_encoder *e, uint32_t kbps);
+SMX_EXPORT int smx_encoder_set_fps(smx_encoder *e, uint32_t fps);
+SMX_EXPORT const char *smx_encoder_error(smx_encoder *e);
+SMX_EXPORT void smx_encoder_close(smx_encoder *e);
+
+#endif

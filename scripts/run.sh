@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs smx after installing what is missing (see scripts/setup.sh). Arguments go to `smx start`,
+# e.g. `bash scripts/run.sh --port 8080`. With no engine found it starts the demo engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec deno run -A main.ts start "$@"
