@@ -3,9 +3,15 @@
  * section sits beside the code it describes. Every entry carries its C signature as a comment.
  */
 import { commonSymbols } from "./symbols/common.ts";
+import { ringSymbols } from "./symbols/ring.ts";
+import { patternSymbols } from "./symbols/pattern.ts";
+import { encoderSymbols } from "./symbols/encoder.ts";
 
 export const symbols = {
   ...commonSymbols,
+  ...ringSymbols,
+  ...patternSymbols,
+  ...encoderSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type SmxSymbols = typeof symbols;

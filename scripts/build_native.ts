@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const nativeDir = join(root, "ffi", "native");
 const buildDir = join(nativeDir, "build");
-const output = join(buildDir, "libsmx.so");
+// SMX_SHIM_OUT builds elsewhere (a private copy while iterating); SMX_NATIVE_SOURCES limits the
+// build to a comma list of .c files (plus smx_common.c).
+const output = Deno.env.get("SMX_SHIM_OUT") ?? join(buildDir, "libsmx.so");
+const only = (Deno.env.get("SMX_NATIVE_SOURCES") ?? "").split(",").filter(Boolean);
 
 /** pkg-config module → Debian package that provides it. */
 const PKG_MODULES: Record<string, string> = {
@@ -43,6 +46,9 @@ function mtime(path: string): number {
 
 const sources = [...Deno.readDirSync(nativeDir)]
   .filter((e) => e.isFile && (e.name.endsWith(".c") || e.name.endsWith(".h")))
+  .filter((e) =>
+    !only.length || e.name.endsWith(".h") || e.name === "smx_common.c" || only.includes(e.name)
+  )
   .map((e) => join(nativeDir, e.name))
   .sort();
 const newest = Math.max(...sources.map(mtime), mtime(fileURLToPath(import.meta.url)));
@@ -73,7 +79,7 @@ if (missing.length) {
 
 const pc = await run("pkg-config", ["--cflags", "--libs", ...Object.keys(PKG_MODULES)]);
 const extra = (Deno.env.get("SMX_CFLAGS") ?? "").split(/\s+/).filter(Boolean);
-Deno.mkdirSync(buildDir, { recursive: true });
+Deno.mkdirSync(dirname(output), { recursive: true });
 const tmp = `${output}.tmp`;
 const args = [
   "-shared",
