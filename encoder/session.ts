@@ -1,0 +1,242 @@
+/**
+ * One encode session: one source (a frame ring) encoded at one rendition (width, height, fps),
+ * shared by every viewer that asks for that rendition.
+ *
+ * The loop waits on the ring's futex (a nonblocking FFI call, so the event loop stays free),
+ * encodes only the newest frame (never a queue: if encoding falls behind, frames in between are
+ * skipped), paces down to the session's fps using the frames' capture times, and hands each
+ * access unit to its subscribers synchronously. A viewer that joins gets an IDR; until it has one
+ * it receives nothing. When the engine goes away the session keeps its viewers and reopens the
+ * source with backoff, so an engine restart is a gap followed by an IDR, not an error.
+ */
+import { type EncodedFrame, H264Encoder } from "../ffi/encoder.ts";
+import { FrameRingReader } from "../ffi/ring.ts";
+import { WriterGoneError } from "../ffi/errors.ts";
+import type { Rendition } from "./size_classes.ts";
+
+export interface SessionKey extends Rendition {
+  source: string;
+}
+
+export type SessionState = "starting" | "running" | "waiting-source" | "stopped";
+
+export interface SessionStats {
+  id: string;
+  source: string;
+  width: number;
+  height: number;
+  fps: number;
+  state: SessionState;
+  encoder: string;
+  subscribers: number;
+  frames: number;
+  keyframes: number;
+  bytes: number;
+  torn: number;
+  encodeMsAvg: number;
+  encodeMsLast: number;
+  startedAt: number;
+}
+
+export interface Subscriber {
+  onFrame(frame: EncodedFrame): void;
+  onState?(state: SessionState, detail: string): void;
+}
+
+export interface SessionOptions {
+  /** Source id → current frame-ring name (re-resolved after an engine restart). */
+  resolveRing(source: string): string | undefined;
+  encoderPreference?: string[];
+  bitrateKbps?: number;
+  log?: (msg: string) => void;
+}
+
+const WAIT_SLICE_MS = 200; // bounds how long stop() waits for the futex wait to return
+const REOPEN_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+
+export function sessionId(k: SessionKey): string {
+  return `${k.source}@${k.width}x${k.height}@${k.fps}`;
+}
+
+export class EncodeSession {
+  readonly id: string;
+  #subs = new Map<Subscriber, { needsKeyframe: boolean }>();
+  #encoder?: H264Encoder;
+  #state: SessionState = "starting";
+  #detail = "";
+  #stopped = false;
+  #idrWanted = true;
+  #done: Promise<void>;
+  #ready = Promise.withResolvers<void>();
+  #stats = { frames: 0, keyframes: 0, bytes: 0, torn: 0, encodeMsTotal: 0, encodeMsLast: 0 };
+  readonly startedAt = Date.now();
+
+  constructor(readonly key: SessionKey, private readonly opts: SessionOptions) {
+    this.id = sessionId(key);
+    this.#ready.promise.catch(() => {}); // observed through stats/state as well
+    this.#done = this.#run();
+  }
+
+  /** Resolves once the encoder is open (name and codec known); rejects if it cannot open. */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+  get encoderName(): string {
+    return this.#encoder?.name ?? "";
+  }
+  get codec(): string {
+    return this.#encoder?.codec ?? "";
+  }
+  get subscriberCount(): number {
+    return this.#subs.size;
+  }
+
+  /** Adds a viewer; it receives frames from the next IDR on (which this requests). */
+  subscribe(sub: Subscriber): () => void {
+    this.#subs.set(sub, { needsKeyframe: true });
+    this.#idrWanted = true;
+    sub.onState?.(this.#state, this.#detail);
+    return () => this.#subs.delete(sub);
+  }
+
+  /** A viewer lost a frame (decoder gap, skipped for backpressure): it waits for the next IDR. */
+  requestKeyframe(sub: Subscriber): void {
+    const s = this.#subs.get(sub);
+    if (s) s.needsKeyframe = true;
+    this.#idrWanted = true;
+  }
+
+  stats(): SessionStats {
+    const s = this.#stats;
+    return {
+      id: this.id,
+      ...this.key,
+      state: this.#state,
+      encoder: this.encoderName,
+      subscribers: this.#subs.size,
+      frames: s.frames,
+      keyframes: s.keyframes,
+      bytes: s.bytes,
+      torn: s.torn,
+      encodeMsAvg: s.frames ? s.encodeMsTotal / s.frames : 0,
+      encodeMsLast: s.encodeMsLast,
+      startedAt: this.startedAt,
+    };
+  }
+
+  /** Stops the loop and frees the encoder; resolves when no native call is in flight. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    return this.#done;
+  }
+
+  #setState(state: SessionState, detail = ""): void {
+    if (state === this.#state && detail === this.#detail) return;
+    this.#state = state;
+    this.#detail = detail;
+    for (const sub of this.#subs.keys()) sub.onState?.(state, detail);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    try {
+      this.#encoder = await H264Encoder.open({
+        width: this.key.width,
+        height: this.key.height,
+        fps: this.key.fps,
+        bitrateKbps: this.opts.bitrateKbps,
+        preference: this.opts.encoderPreference,
+      });
+      this.#ready.resolve();
+      while (!this.#stopped) {
+        const ring = this.opts.resolveRing(this.key.source);
+        let reader: FrameRingReader | undefined;
+        try {
+          if (!ring) throw new Error(`source ${this.key.source} is not available`);
+          reader = FrameRingReader.open(ring);
+          attempt = 0;
+          await this.#pump(reader, this.#encoder);
+        } catch (e) {
+          const why = e instanceof WriterGoneError ? "engine stopped sending" : String(
+            (e as Error).message ?? e,
+          );
+          this.#setState("waiting-source", why);
+          this.opts.log?.(`session ${this.id}: ${why}`);
+        } finally {
+          reader?.close();
+        }
+        if (this.#stopped) break;
+        await sleep(REOPEN_BACKOFF_MS[Math.min(attempt++, REOPEN_BACKOFF_MS.length - 1)]);
+      }
+    } catch (e) {
+      this.#ready.reject(e);
+      this.#setState("stopped", `encoder failed: ${(e as Error).message}`);
+      this.opts.log?.(`session ${this.id}: ${(e as Error).message}`);
+    } finally {
+      this.#encoder?.close();
+      this.#setState("stopped", this.#detail);
+    }
+  }
+
+  async #pump(reader: FrameRingReader, encoder: H264Encoder): Promise<void> {
+    let last = 0n;
+    let lastCaptureUs = 0;
+    // Skip source frames that come sooner than ~3/4 of our frame interval: a 60 Hz source feeds
+    // a 30 fps session every other frame, with tolerance for jitter in the engine's clock.
+    const minGapUs = (1e6 / this.key.fps) * 0.75;
+    this.#idrWanted = true; // a new reader (first start or engine restart) starts with an IDR
+    while (!this.#stopped) {
+      if (!(await reader.wait(last, WAIT_SLICE_MS)) || this.#stopped) continue;
+      const info = reader.info();
+      if (info.frame <= last) continue;
+      if (lastCaptureUs && Number(info.captureUs) - lastCaptureUs < minGapUs) {
+        last = info.frame;
+        continue;
+      }
+      const idr = this.#idrWanted;
+      this.#idrWanted = false;
+      const out = await encoder.encodeRing(reader, idr);
+      if (!out) { // the slot was overwritten while converting: nothing was encoded
+        this.#stats.torn++;
+        if (idr) this.#idrWanted = true;
+        continue;
+      }
+      last = BigInt(out.frame);
+      lastCaptureUs = out.captureUs;
+      this.#account(out);
+      if (this.#state !== "running") this.#setState("running");
+      this.#deliver(out);
+    }
+  }
+
+  #account(out: EncodedFrame): void {
+    const s = this.#stats;
+    s.frames++;
+    s.bytes += out.data.byteLength;
+    if (out.keyframe) s.keyframes++;
+    s.encodeMsLast = out.convertMs + out.encodeMs;
+    s.encodeMsTotal += s.encodeMsLast;
+  }
+
+  #deliver(out: EncodedFrame): void {
+    for (const [sub, st] of this.#subs) {
+      if (st.needsKeyframe) {
+        if (!out.keyframe) continue;
+        st.needsKeyframe = false;
+      }
+      try {
+        sub.onFrame(out);
+      } catch (e) {
+        this.opts.log?.(`session ${this.id}: subscriber failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

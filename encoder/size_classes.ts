@@ -1,0 +1,51 @@
+/**
+ * Demand rounding: tiles ask for whatever their on-screen size × devicePixelRatio is; rounding it
+ * to a few classes lets close demands share one encoder (one encode per rendition, whoever asks).
+ */
+
+/** Output widths on offer, ascending. 4:2:0 needs even sizes; H.264 level 4.2 caps 1080p-ish. */
+export const WIDTH_CLASSES = [320, 480, 640, 960, 1280, 1920, 2560, 3840] as const;
+/** Frame rates on offer, ascending. */
+export const FPS_CLASSES = [15, 30, 60] as const;
+
+export interface Rendition {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+function even(n: number): number {
+  return Math.max(2, Math.round(n / 2) * 2);
+}
+
+/**
+ * The rendition to encode for a demand of `wantWidth × wantHeight @ wantFps` on a source of
+ * `srcWidth × srcHeight @ srcFps`: the smallest width class that covers the demand (so the tile is
+ * never upscaled by the browser), never wider than the source, keeping the source's aspect.
+ */
+export function renditionFor(
+  want: Rendition,
+  src: Rendition,
+): Rendition {
+  if (!(src.width > 0 && src.height > 0)) throw new RangeError("source has no size yet");
+  const aspect = src.width / src.height;
+  // The tile may be letterboxed: the picture's drawn width is bounded by both demand dimensions.
+  const drawnWidth = Math.min(want.width, want.height * aspect);
+  const cls = WIDTH_CLASSES.find((w) => w >= drawnWidth) ?? WIDTH_CLASSES.at(-1)!;
+  const width = even(Math.min(cls, src.width));
+  const height = even(width / aspect);
+  const fpsCls = FPS_CLASSES.find((f) => f >= want.fps) ?? FPS_CLASSES.at(-1)!;
+  const fps = Math.max(1, Math.min(fpsCls, Math.round(src.fps || fpsCls)));
+  return { width, height, fps };
+}
+
+/** Validates a demand coming from the wire; returns a message for the client or null. */
+export function demandError(d: { width: unknown; height: unknown; fps: unknown }): string | null {
+  for (const [k, max] of [["width", 8192], ["height", 8192], ["fps", 240]] as const) {
+    const v = d[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 1 || v > max) {
+      return `${k} must be a number from 1 to ${max}, got ${JSON.stringify(v)}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,117 @@
+/**
+ * The UI bundle as served: built in memory with esbuild from ui/ (and rebuilt when ui/ changes
+ * in dev), or read from ui/dist/ when that exists (the compiled binary embeds it; there is no
+ * esbuild inside a compiled binary).
+ */
+import { dirname, extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".json": "application/json",
+  ".map": "application/json",
+};
+
+export interface Asset {
+  body: Uint8Array<ArrayBuffer>;
+  type: string;
+  etag: string;
+}
+
+const uiDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "ui");
+
+async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-1", body));
+  return `"${[...d.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")}"`;
+}
+
+async function toAssets(files: Map<string, Uint8Array>): Promise<Map<string, Asset>> {
+  const out = new Map<string, Asset>();
+  for (const [path, bytes] of files) {
+    const body = new Uint8Array(bytes);
+    out.set(path, {
+      body,
+      type: TYPES[extname(path)] ?? "application/octet-stream",
+      etag: await etagOf(body),
+    });
+  }
+  return out;
+}
+
+async function readDist(dir: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(dir, rel))) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory) await walk(r);
+      else files.set(r, await Deno.readFile(join(dir, r)));
+    }
+  };
+  await walk("");
+  return files;
+}
+
+export class UiAssets {
+  #assets = new Map<string, Asset>();
+  #watcher?: Deno.FsWatcher;
+  error = "";
+
+  /** Loads ui/dist when present (release), else builds ui/ in memory (dev, optionally watching). */
+  static async load(opts: { watch?: boolean; log?: (m: string) => void } = {}): Promise<UiAssets> {
+    const a = new UiAssets();
+    const dist = join(uiDir, "dist");
+    let hasDist = false;
+    try {
+      hasDist = Deno.statSync(join(dist, "index.html")).isFile;
+    } catch { /* no prebuilt bundle */ }
+    if (hasDist && !opts.watch) {
+      a.#assets = await toAssets(await readDist(dist));
+      return a;
+    }
+    await a.#rebuild(opts.log);
+    if (opts.watch) a.#watch(opts.log);
+    return a;
+  }
+
+  async #rebuild(log?: (m: string) => void): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const { buildUi } = await import("../../ui/build.ts");
+      this.#assets = await toAssets(await buildUi({ minify: true }));
+      this.error = "";
+      log?.(`ui built in ${Math.round(performance.now() - t0)} ms`);
+    } catch (e) {
+      this.error = String((e as Error).message ?? e);
+      log?.(`ui build failed: ${this.error}`);
+    }
+  }
+
+  #watch(log?: (m: string) => void): void {
+    this.#watcher = Deno.watchFs(uiDir);
+    let timer: number | undefined;
+    (async () => {
+      for await (const ev of this.#watcher!) {
+        if (ev.paths.every((p) => p.includes(`${uiDir}/dist`))) continue;
+        clearTimeout(timer);
+        timer = setTimeout(() => this.#rebuild(log), 50);
+      }
+    })().catch(() => {});
+  }
+
+  get(path: string): Asset | undefined {
+    return this.#assets.get(path === "/" ? "/index.html" : path);
+  }
+
+  /** Total bytes and gzip size, for the benchmark's bundle report. */
+  files(): Map<string, Asset> {
+    return this.#assets;
+  }
+
+  close(): void {
+    this.#watcher?.close();
+  }
+}
