@@ -92,7 +92,7 @@ export class UiAssets {
 
   #watch(log?: (m: string) => void): void {
     this.#watcher = Deno.watchFs(uiDir);
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
       for await (const ev of this.#watcher!) {
         if (ev.paths.every((p) => p.includes(`${uiDir}/dist`))) continue;

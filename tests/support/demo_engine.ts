@@ -3,19 +3,9 @@
  * private port-file folder, waiting for its `{"event":"ready",…}` line. Hub-only (`--outputs
  * none`) unless asked, so parallel test runs on a small machine do not spend CPU on rendering.
  */
-import { join } from "node:path";
-import { ROOT } from "./processes.ts";
+import { spawnDemoEngine, type SpawnedDemo } from "../../demo/spawn.ts";
 
-export interface DemoProc {
-  port: number;
-  pid: number;
-  name: string;
-  token: string;
-  instanceId: string;
-  url: string;
-  portFile: string | null;
-  child: Deno.ChildProcess;
-  output(): string;
+export interface DemoProc extends SpawnedDemo {
   kill(signal?: Deno.Signal): Promise<void>;
 }
 
@@ -31,78 +21,15 @@ export interface DemoProcOptions {
   timeoutMs?: number;
 }
 
+/** Test defaults: any free port, hub only, debug endpoints on. */
 export async function startDemoEngine(o: DemoProcOptions): Promise<DemoProc> {
-  const args = [
-    "run",
-    "-A",
-    join(ROOT, "demo", "main.ts"),
-    "--port",
-    String(o.port ?? 0),
-    "--name",
-    o.name,
-    "--port-dir",
-    o.portDir,
-    "--outputs",
-    o.outputs ? "default" : "none",
-    ...(o.debug === false ? [] : ["--debug"]),
-    ...(o.ambient === false ? ["--no-ambient"] : []),
-    ...(o.specPath ? ["--spec", o.specPath] : []),
-    ...(o.extraArgs ?? []),
-  ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let out = "";
-  const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      out += dec.decode(chunk, { stream: true });
-      const m = /^\{"event":"ready".*\}$/m.exec(out);
-      if (m) resolve(JSON.parse(m[0]));
-    }
-  };
-  pump(child.stdout).catch(() => {});
-  pump(child.stderr).catch(() => {});
-  child.status.then((s) => reject(new Error(`demo engine exited ${s.code} before ready:\n${out}`)));
-  const timeoutMs = o.timeoutMs ?? 20000;
-  const timer = setTimeout(
-    () => reject(new Error(`demo engine not ready in ${timeoutMs} ms:\n${out}`)),
-    timeoutMs,
-  );
-  let ready: Record<string, unknown>;
-  try {
-    ready = await promise;
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-  return {
-    port: ready.port as number,
-    pid: ready.pid as number,
-    name: ready.name as string,
-    token: ready.token as string,
-    instanceId: ready.instanceId as string,
-    url: ready.url as string,
-    portFile: ready.portFile as string | null,
-    child,
-    output: () => out,
-    kill: async (signal: Deno.Signal = "SIGTERM") => {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      await child.status;
-    },
-  };
+  const e = await spawnDemoEngine({
+    ...o,
+    port: o.port ?? 0,
+    outputs: o.outputs ?? false,
+    debug: o.debug ?? true,
+  });
+  return { ...e, kill: e.stop };
 }
 
 /** GET/POST a token-protected debug endpoint of a demo engine. */

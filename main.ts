@@ -1,0 +1,113 @@
+/**
+ * smx command line.
+ *
+ *   smx [start] [flags]   serve the UI and stream the engine (starts the demo engine if none)
+ *   smx demo-engine       run the demo engine alone (flags: demo/README.md)
+ *   smx engines           list the engines discovery finds
+ */
+import { parseArgs } from "node:util";
+import { createLogger, isLogLevel } from "./server/log.ts";
+import { SMX_VERSION } from "./server/hello.ts";
+
+const HELP = `smx ${SMX_VERSION}: a live render engine's picture and controls in the browser
+
+usage: smx [start] [flags]     serve the UI at http://localhost:PORT and stream the engine
+       smx demo-engine [...]   run the demo engine alone (see demo/README.md)
+       smx engines             list the engines discovery finds
+
+flags (each also from an environment variable):
+  --port N             HTTP port (SMX_PORT, default 7300; 0 = any free port)
+  --bind ADDR          listen address (SMX_BIND, default 127.0.0.1: loopback only)
+  --engine URL         engine hub URL; wins over discovery (SMX_ENGINE)
+  --engine-select SEL  pick among discovered engines by name, pid or URL (SMX_ENGINE_SELECT)
+  --no-demo            do not start the demo engine when no engine is found (SMX_NO_DEMO=1)
+  --encoders LIST      encoder preference, comma-separated (SMX_ENCODERS,
+                       default h264_nvenc,libx264)
+  --log-level L        debug | info | warn | error (SMX_LOG_LEVEL, default info)
+  --dev                rebuild the UI when ui/ changes
+  -h, --help           this text
+  -V, --version        the version
+`;
+
+function fail(msg: string): never {
+  console.error(`smx: ${msg}\n(run smx --help for usage)`);
+  Deno.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "start";
+  const rest = command === argv[0] ? argv.slice(1) : argv;
+  if (command === "demo-engine") {
+    const { runDemoEngineCli } = await import("./demo/main.ts");
+    return await runDemoEngineCli(rest);
+  }
+  const env = (k: string) => Deno.env.get(k);
+  let f;
+  try {
+    ({ values: f } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: "string", default: env("SMX_PORT") ?? "7300" },
+        bind: { type: "string", default: env("SMX_BIND") ?? "127.0.0.1" },
+        engine: { type: "string", default: env("SMX_ENGINE") },
+        "engine-select": { type: "string", default: env("SMX_ENGINE_SELECT") },
+        "no-demo": { type: "boolean", default: env("SMX_NO_DEMO") === "1" },
+        encoders: { type: "string", default: env("SMX_ENCODERS") },
+        "log-level": { type: "string", default: env("SMX_LOG_LEVEL") ?? "info" },
+        dev: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "V", default: false },
+      },
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (f.help) return console.log(HELP);
+  if (f.version) return console.log(SMX_VERSION);
+  const port = Number(f.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port ${f.port}: 0..65535`);
+  const level = f["log-level"]!;
+  if (!isLogLevel(level)) fail(`--log-level ${level}: debug, info, warn or error`);
+  if (f.bind !== "127.0.0.1" && f.bind !== "::1" && f.bind !== "localhost") {
+    fail(`--bind ${f.bind}: only loopback is served until LAN pairing exists`);
+  }
+  const log = createLogger(level);
+
+  if (command === "engines") {
+    const { discoverEngines } = await import("./server/engine/discovery.ts");
+    const { listSenders } = await import("./ffi/ring.ts");
+    const r = await discoverEngines({ explicit: f.engine, listSenders: () => listSenders() });
+    for (const e of r.engines) console.log(`${e.name}\t${e.via}\t${e.url || "(video only)"}`);
+    for (const p of r.problems) console.log(`# ${p}`);
+    if (!r.engines.length) console.log("no engine found");
+    return;
+  }
+  if (command !== "start") fail(`unknown command "${command}"`);
+
+  const { start } = await import("./server/start.ts");
+  let running;
+  try {
+    running = await start({
+      port,
+      bind: f.bind!,
+      engine: f.engine,
+      engineSelect: f["engine-select"],
+      demo: !f["no-demo"],
+      encoders: f.encoders?.split(",").map((s) => s.trim()).filter(Boolean),
+      dev: f.dev!,
+      log,
+    });
+  } catch (e) {
+    console.error(`smx: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+  const shutdown = async () => {
+    log.info("shutting down");
+    await running.stop();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", shutdown);
+  Deno.addSignalListener("SIGTERM", shutdown);
+}
+
+if (import.meta.main) await main(Deno.args);

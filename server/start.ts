@@ -1,0 +1,174 @@
+/**
+ * `smx start`: wires discovery, the parameter mirror, the video sources, encode sessions and the
+ * HTTP server together, and starts the demo engine when no engine is found.
+ */
+import { EngineService } from "./engine/engine_service.ts";
+import { serveParamClient } from "./params/serve_param_client.ts";
+import { spawnDemoEngine, type SpawnedDemo } from "../demo/spawn.ts";
+import { EncodeSessionManager } from "../encoder/manager.ts";
+import { H264Encoder } from "../ffi/encoder.ts";
+import { listSenders } from "../ffi/ring.ts";
+import { prepareEmbeddedShim } from "../ffi/lib.ts";
+import { createApp } from "./app.ts";
+import { denoUpgrade, listen, type Listening } from "./serve.ts";
+import { UiAssets } from "./http/ui_assets.ts";
+import { SourceCatalog } from "./sources.ts";
+import { VideoClient } from "./video/client.ts";
+import { SMX_VERSION, type SmxHello } from "./hello.ts";
+import type { Logger } from "./log.ts";
+
+export interface StartOptions {
+  port: number;
+  bind: string;
+  engine?: string;
+  engineSelect?: string;
+  demo: boolean;
+  encoders?: string[];
+  dev: boolean;
+  log: Logger;
+}
+
+export interface Running {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Which encoder a session will get, and why others were skipped (for the start-up report). */
+async function probeEncoder(preference?: string[]): Promise<{ name: string; skipped: string }> {
+  const enc = await H264Encoder.open({ width: 64, height: 64, fps: 30, preference });
+  try {
+    return { name: enc.name, skipped: enc.skipped };
+  } finally {
+    enc.close();
+  }
+}
+
+export async function start(o: StartOptions): Promise<Running> {
+  const log = o.log;
+  await prepareEmbeddedShim();
+  const engines = new EngineService({
+    explicit: o.engine,
+    select: o.engineSelect,
+    listSenders: () => listSenders(),
+    log: (level, msg) => log[level](msg),
+  });
+
+  let demo: SpawnedDemo | undefined;
+  const found = (await engines.refresh()).filter((e) => e.url !== "");
+  if (found.length === 0 && !o.engine && o.demo) {
+    log.info("no engine found: starting the demo engine");
+    // deno-lint-ignore no-explicit-any
+    const compiled = (Deno.build as any).standalone === true;
+    demo = await spawnDemoEngine(compiled ? { command: [Deno.execPath(), "demo-engine"] } : {});
+    log.info(`demo engine "${demo.name}" (pid ${demo.pid}) on ${demo.url}`);
+  }
+  engines.start();
+
+  const catalog = new SourceCatalog();
+  const mirror = engines.mirror;
+  const syncSenders = () => catalog.setEngineSenders(mirror.descriptor?.senders ?? []);
+  mirror.subscribe((e) => {
+    if (e.type !== "delta") syncSenders();
+  });
+  syncSenders();
+
+  let encoder = { name: "", skipped: "" };
+  try {
+    encoder = await probeEncoder(o.encoders);
+  } catch (e) {
+    log.error(`no H.264 encoder can be opened: ${(e as Error).message}`);
+  }
+
+  const sessions = new EncodeSessionManager({
+    resolveSource: (id) => catalog.resolve(id),
+    encoderPreference: o.encoders,
+    log: (m) => log.debug(m),
+  });
+  const videoClients = new Set<VideoClient>();
+  const assets = await UiAssets.load({ watch: o.dev, log: (m) => log.info(m) });
+
+  const hello = (): SmxHello => {
+    const link = mirror.link;
+    return {
+      name: "smx",
+      version: SMX_VERSION,
+      engine: {
+        state: link.state,
+        name: link.engine?.name ?? null,
+        url: link.engine?.url ?? null,
+        ...(link.message ? { message: link.message } : {}),
+        candidates: engines.candidates(),
+      },
+      sources: catalog.list(),
+      transports: ["ws"],
+      encoder: {
+        preference: o.encoders ?? ["h264_nvenc", "libx264"],
+        lastUsed: encoder.name || null,
+      },
+    };
+  };
+
+  const app = createApp({
+    assets,
+    hello,
+    stats: () => ({
+      sessions: sessions.stats(),
+      videoClients: [...videoClients].map((c) => c.stats()),
+    }),
+    upgrade: denoUpgrade,
+    onVideoSocket: (socket) => {
+      const client = new VideoClient(socket, sessions, (m) => log.debug(m));
+      videoClients.add(client);
+      socket.addEventListener("close", () => videoClients.delete(client));
+    },
+    onParamSocket: (socket) => {
+      serveParamClient(socket, mirror, { log: (m: string) => log.debug(m) });
+    },
+  });
+
+  let server: Listening;
+  try {
+    server = await listen(app, { hostname: o.bind, port: o.port, log: (m) => log.warn(m) });
+  } catch (e) {
+    await engines.stop();
+    await demo?.stop();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(`port ${o.port} on ${o.bind} is in use: pass --port 0 or another port`);
+    }
+    throw e;
+  }
+
+  const host = o.bind === "0.0.0.0" || o.bind === "127.0.0.1" ? "localhost" : o.bind;
+  const url = `http://${host}:${server.port}/`;
+  await mirror.whenConnected(3000).catch(() => {});
+  syncSenders();
+  const h = hello();
+  console.log(
+    `engine: ${h.engine.state}${h.engine.name ? ` — ${h.engine.name} (${h.engine.url})` : ""}`,
+  );
+  for (const c of h.engine.candidates) console.log(`  found ${c.name} via ${c.via}: ${c.url}`);
+  console.log(
+    `senders: ${h.sources.map((s) => `${s.id} ${s.width}x${s.height}`).join(", ") || "none"}`,
+  );
+  console.log(
+    `encoder: ${encoder.name || "none"}${encoder.skipped ? ` (skipped: ${encoder.skipped})` : ""}`,
+  );
+  console.log(`smx listening on http://${o.bind}:${server.port}/ — open ${url}`);
+
+  let stopped = false;
+  return {
+    url,
+    port: server.port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const c of videoClients) c.close();
+      await server.shutdown().catch(() => {});
+      await sessions.close();
+      await engines.stop();
+      assets.close();
+      await demo?.stop();
+    },
+  };
+}
