@@ -39,6 +39,8 @@ export class EncoderError extends SmxNativeError {}
 export class OutOfMemoryError extends SmxNativeError {}
 export class ClosedError extends SmxNativeError {}
 export class ResizedError extends SmxNativeError {}
+/** Nothing published yet (a reader opened before the writer's first frame). */
+export class NoFrameYetError extends SmxNativeError {}
 
 const BY_CODE: Record<number, new (code: number, message: string) => SmxNativeError> = {
   [Status.INVALID_ARG]: InvalidArgumentError,
@@ -52,6 +54,7 @@ const BY_CODE: Record<number, new (code: number, message: string) => SmxNativeEr
   [Status.NO_MEMORY]: OutOfMemoryError,
   [Status.CLOSED]: ClosedError,
   [Status.RESIZED]: ResizedError,
+  [Status.AGAIN]: NoFrameYetError,
 };
 
 /** Builds the typed error for a negative status code. */
