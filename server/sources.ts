@@ -48,9 +48,10 @@ export class SourceCatalog {
         ...(s.pointer ? { pointer: s.pointer } : {}),
       };
     });
-    const claimed = new Set(this.#engine.map((s) => s.name));
+    // Rings of their own are the discovery fallback: shown only while no engine is linked, so a
+    // linked engine's page never fills with other programs' (or test runs') senders.
+    if (this.#engine.length) return out;
     for (const r of rings) {
-      if (claimed.has(r.name)) continue;
       out.push({ id: r.name, label: r.name, width: r.width, height: r.height, fps: 60 });
     }
     return out;

@@ -67,7 +67,11 @@ export async function start(o: StartOptions): Promise<Running> {
 
   const catalog = new SourceCatalog();
   const mirror = engines.mirror;
-  const syncSenders = () => catalog.setEngineSenders(mirror.descriptor?.senders ?? []);
+  // While the link is down the last engine's senders stay listed: tiles keep their sources and
+  // show "waiting for video" instead of being replaced by whatever rings happen to be around.
+  const syncSenders = () => {
+    if (mirror.descriptor) catalog.setEngineSenders(mirror.descriptor.senders);
+  };
   mirror.subscribe((e) => {
     if (e.type !== "delta") syncSenders();
   });

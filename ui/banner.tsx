@@ -1,0 +1,57 @@
+/** The connection-state banner: says what is wrong and clears itself on recovery. */
+import type { ParamSource, VideoSource } from "./transport/types.ts";
+
+export type BannerState =
+  | "ok"
+  | "connecting"
+  | "unreachable"
+  | "reconnecting"
+  | "engine-offline"
+  | "engine-connecting";
+
+export function bannerState(
+  video: VideoSource,
+  params: ParamSource,
+): { state: BannerState; text: string } {
+  const v = video.state.value;
+  const p = params.state.value;
+  const e = params.engine.value;
+  if (v !== "open" && p !== "open") {
+    if (v === "connecting" && p === "connecting") {
+      return { state: "connecting", text: "Connecting to smx…" };
+    }
+    return { state: "unreachable", text: "smx is unreachable — reconnecting…" };
+  }
+  if (v !== "open" || p !== "open") {
+    return {
+      state: "reconnecting",
+      text: `Reconnecting ${v !== "open" ? "video" : "parameters"}…`,
+    };
+  }
+  if (e.state === "offline") {
+    return { state: "engine-offline", text: `Engine offline${e.message ? `: ${e.message}` : ""}` };
+  }
+  if (e.state === "connecting") {
+    return {
+      state: "engine-connecting",
+      text: `Connecting to the engine${e.name ? ` ${e.name}` : ""}…`,
+    };
+  }
+  return { state: "ok", text: "" };
+}
+
+export function Banner({ video, params }: { video: VideoSource; params: ParamSource }) {
+  const b = bannerState(video, params);
+  return (
+    <div
+      class={`banner banner-${b.state}`}
+      role="status"
+      aria-live="polite"
+      data-testid="state-banner"
+      data-state={b.state}
+      hidden={b.state === "ok"}
+    >
+      {b.text}
+    </div>
+  );
+}

@@ -1,0 +1,42 @@
+/** Per-tile numbers, refreshed four times a second while shown (never on the frame path). */
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import type { TileSnapshot, TileStats } from "./stats.ts";
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "–";
+}
+
+export function StatsOverlay({ stats }: { stats: { current: TileStats | null } }) {
+  const snap = useSignal<TileSnapshot | null>(null);
+  useEffect(() => {
+    const tick = () => {
+      snap.value = stats.current?.snapshot() ?? null;
+    };
+    tick();
+    const t = setInterval(tick, 250);
+    return () => clearInterval(t);
+  }, [stats]);
+  const s = snap.value;
+  if (!s) return null;
+  return (
+    <dl class="stats" data-testid="tile-stats">
+      <dt>fps</dt>
+      <dd data-stat="fps">{s.fps}</dd>
+      <dt>g2g</dt>
+      <dd data-stat="g2g">{fmt(s.g2gP50)} / {fmt(s.g2gP95)} ms</dd>
+      <dt>enc·net·dec</dt>
+      <dd>{fmt(s.encodeMs)} · {fmt(s.transferMs)} · {fmt(s.decodeMs)} ms</dd>
+      <dt>bitrate</dt>
+      <dd data-stat="bitrate">{fmt(s.bitrate / 1e6, 2)} Mb/s</dd>
+      <dt>queue</dt>
+      <dd data-stat="queue">{s.decodeQueue}</dd>
+      <dt>size</dt>
+      <dd>{s.codedWidth}×{s.codedHeight}</dd>
+      <dt>encoder</dt>
+      <dd data-stat="encoder">{s.encoder || "–"}</dd>
+      <dt>drops</dt>
+      <dd>{s.droppedBeforeDecode} + {s.droppedUndrawn} · idr {s.keyframeRequests}</dd>
+    </dl>
+  );
+}

@@ -1,0 +1,132 @@
+/**
+ * One video tile: demand from its size and visibility, a decoder pipeline, the newest frame drawn
+ * into a canvas placed by the letterbox math, pointer forwarding, and a stats overlay.
+ * The hot path (frames) never touches Preact: only rare status changes re-render.
+ */
+import { type ReadonlySignal, useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
+import { registerTile } from "../diag.ts";
+import type { ParamSource, SourceInfo, VideoSource } from "../transport/types.ts";
+import { DecodePipeline } from "./decoder.ts";
+import { type BoxSize, DemandTracker } from "./demand.ts";
+import { containRect, type Rect } from "./letterbox.ts";
+import { PointerForwarder } from "./pointer.ts";
+import { Presenter, type RendererKind } from "./present.ts";
+import { TileStats } from "./stats.ts";
+import { StatsOverlay } from "./stats_overlay.tsx";
+
+type TileStatus = "idle" | "waiting" | "playing" | "ended";
+
+export interface TileProps {
+  source: SourceInfo;
+  video: VideoSource;
+  params: ParamSource;
+  renderer: RendererKind;
+  showStats: ReadonlySignal<boolean>;
+}
+
+export function Tile({ source, video, params, renderer, showStats }: TileProps) {
+  const boxRef = useRef<HTMLDivElement>(null);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const statsRef = useRef<TileStats | null>(null);
+  const status = useSignal<TileStatus>("idle");
+  const detail = useSignal("");
+  const srcRef = useRef(source);
+  srcRef.current = source;
+
+  useEffect(() => {
+    const box = boxRef.current!;
+    const canvas = canvasRef.current!;
+    const stats = new TileStats();
+    stats.source = source.id;
+    statsRef.current = stats;
+    const unregister = registerTile(stats);
+
+    let boxSize: BoxSize = { cssWidth: 0, cssHeight: 0, width: 0, height: 0 };
+    let pic = { w: source.width || 16, h: source.height || 9 };
+    let rect: Rect = { x: 0, y: 0, w: 0, h: 0 };
+    const place = () => {
+      rect = containRect(boxSize.cssWidth, boxSize.cssHeight, pic.w, pic.h);
+      const s = canvas.style;
+      s.left = `${rect.x}px`;
+      s.top = `${rect.y}px`;
+      s.width = `${rect.w}px`;
+      s.height = `${rect.h}px`;
+    };
+
+    const presenter = new Presenter(canvas, renderer, stats, (w, h) => {
+      pic = { w, h };
+      place();
+      if (status.peek() !== "playing") status.value = "playing";
+    });
+    let sub: ReturnType<VideoSource["subscribe"]> | null = null;
+    const pipeline = new DecodePipeline(
+      presenter,
+      stats,
+      () => sub?.requestKeyframe(),
+      source.fps,
+    );
+    sub = video.subscribe(source.id, {
+      frame: (f) => pipeline.frame(f),
+      info: (i) => {
+        pipeline.info(i);
+        if (status.peek() === "ended") status.value = "waiting";
+      },
+      ended: (reason) => {
+        detail.value = reason;
+        status.value = "ended";
+      },
+    });
+
+    const demand = new DemandTracker(box, () => srcRef.current, (d) => {
+      sub?.setDemand(d);
+      if (!d) status.value = "idle";
+      else if (status.peek() === "idle") status.value = "waiting";
+    }, (b) => {
+      boxSize = b;
+      place();
+    });
+
+    const pointer = source.pointer
+      ? new PointerForwarder(box, () => rect, source.pointer, params)
+      : null;
+
+    return () => {
+      pointer?.close();
+      demand.close();
+      sub?.close();
+      sub = null;
+      pipeline.close();
+      presenter.close();
+      unregister();
+      statsRef.current = null;
+    };
+  }, [source.id, source.width, source.height, source.fps, video, params, renderer]);
+
+  const st = status.value;
+  return (
+    <div class="tile" data-testid="tile" data-source={source.id} data-status={st}>
+      <div class="tile-head">
+        <span class="tile-label">{source.label}</span>
+        <span class="tile-size">{source.width}×{source.height}</span>
+      </div>
+      <div
+        ref={boxRef}
+        class={source.pointer ? "tile-box interactive" : "tile-box"}
+        data-testid="tile-box"
+      >
+        <canvas ref={canvasRef} class="tile-canvas" data-testid="tile-canvas" />
+        {st !== "playing" && (
+          <div class="tile-status" data-testid="tile-status">
+            {st === "ended"
+              ? `stopped: ${detail.value}`
+              : st === "idle"
+              ? "paused (not visible)"
+              : "waiting for video…"}
+          </div>
+        )}
+        {showStats.value && <StatsOverlay stats={statsRef} />}
+      </div>
+    </div>
+  );
+}
