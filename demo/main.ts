@@ -3,6 +3,7 @@
  *
  *   deno run -A demo/main.ts [--port N] [--host H] [--name S] [--spec file.csv]
  *        [--port-dir DIR] [--outputs default|none] [--no-port-file] [--debug] [--no-ambient]
+ *        [--main WxH@FPS]
  *
  * Prints one JSON line `{"event":"ready",...}` on stdout once it serves; logs go to stderr.
  * See demo/README.md and docs/engine-protocol.md.
@@ -199,8 +200,20 @@ export async function runDemoEngineCli(args: string[]): Promise<void> {
       "no-ambient": { type: "boolean", default: false },
       debug: { type: "boolean", default: false },
       "batch-ms": { type: "string" },
+      main: { type: "string" },
     },
   });
+  let outputs: readonly OutputSpec[] | "none" | undefined = f.outputs === "none" ? "none" : undefined;
+  if (f.main !== undefined) {
+    // --main WxH@FPS resizes the main output (benchmarks run it at 1920x1080@30).
+    const m = /^(\d+)x(\d+)@(\d+)$/.exec(f.main);
+    const [w, h, fps] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+    if (!m || w < 16 || h < 16 || w > 8192 || h > 8192 || fps < 1 || fps > 240) {
+      console.error(`--main ${f.main}: expected WIDTHxHEIGHT@FPS, e.g. 1920x1080@30`);
+      Deno.exit(2);
+    }
+    outputs = DEFAULT_OUTPUTS.map((o) => o.id === "main" ? { ...o, width: w, height: h, fps } : o);
+  }
   const port = f.port !== undefined ? Number(f.port) : undefined;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     console.error(`--port ${f.port}: expected 0..65535 (0 = any free port)`);
@@ -212,7 +225,7 @@ export async function runDemoEngineCli(args: string[]): Promise<void> {
     name: f.name,
     specPath: f.spec,
     portDir: f["port-dir"],
-    outputs: f.outputs === "none" ? "none" : undefined,
+    outputs,
     writePortFile: !f["no-port-file"],
     ambient: !f["no-ambient"],
     debug: f.debug,
