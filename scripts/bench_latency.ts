@@ -56,7 +56,8 @@ async function runCase(c: Case, sliderToo: boolean) {
     let drawnAt0 = -1, t0 = 0, lastDrawn = 0, tEnd = 0;
     const end = performance.now() + SECONDS * 1000;
     let last: Awaited<ReturnType<typeof snapshot>> = null;
-    const snapshot = () => page.evaluate(() => window.__smx?.tile("main") ?? null);
+    const snapshot = () =>
+      page.evaluate(() => (globalThis as unknown as Window).__smx?.tile("main") ?? null);
     while (performance.now() < end) {
       await new Promise((r) => setTimeout(r, 400));
       const s = await snapshot();

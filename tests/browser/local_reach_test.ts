@@ -17,7 +17,7 @@ import {
   waitUntil,
 } from "./stack.ts";
 import { containRect } from "../../ui/video/letterbox.ts";
-import type {} from "../../ui/diag.ts"; // window.__smx
+import type {} from "../../ui/diag.ts"; // (globalThis as unknown as Window).__smx
 
 const DOCS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs");
 
@@ -73,7 +73,9 @@ Deno.test({
 
       await t.step("every tile shows the engine's frames, and the stamps advance", async () => {
         for (const s of srcs) await assertAdvancing(p, s.id);
-        const diag = await p.evaluate(() => window.__smx!.tiles.map((x) => x.encoder));
+        const diag = await p.evaluate(() =>
+          (globalThis as unknown as Window).__smx!.tiles.map((x) => x.encoder)
+        );
         assert.ok(diag.every((e) => e === "libx264"), `encoders: ${diag}`);
         await p.screenshot({ path: join(DOCS, "screenshot.png") });
       });
