@@ -203,7 +203,9 @@ export async function runDemoEngineCli(args: string[]): Promise<void> {
       main: { type: "string" },
     },
   });
-  let outputs: readonly OutputSpec[] | "none" | undefined = f.outputs === "none" ? "none" : undefined;
+  let outputs: readonly OutputSpec[] | "none" | undefined = f.outputs === "none"
+    ? "none"
+    : undefined;
   if (f.main !== undefined) {
     // --main WxH@FPS resizes the main output (benchmarks run it at 1920x1080@30).
     const m = /^(\d+)x(\d+)@(\d+)$/.exec(f.main);
