@@ -1,20 +1,38 @@
 /** The whole page: header, connection banner, video tiles, parameter panel. */
-import { signal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { signal, useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
 import { Banner } from "./banner.tsx";
 import { ParamPanel } from "./params/panel.tsx";
 import type { Transports } from "./transport/select.ts";
 import type { RendererKind } from "./video/present.ts";
+import { bestColumns } from "./video/grid.ts";
 import { Tile } from "./video/tile.tsx";
 
 export const showStats = signal(false);
 
-function columnsFor(n: number): number {
-  return n <= 1 ? 1 : n <= 4 ? 2 : 3;
+/** The tiles area's size, for choosing the column count. */
+function useBoxSize(ref: { current: HTMLElement | null }) {
+  const size = useSignal({ w: 0, h: 0 });
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const ro = new ResizeObserver(([e]) => {
+      const { width, height } = e.contentRect;
+      const p = size.peek();
+      if (Math.abs(p.w - width) > 1 || Math.abs(p.h - height) > 1) {
+        size.value = { w: width, h: height };
+      }
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return size;
 }
 
 export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) {
   const { video, params } = t;
+  const tilesRef = useRef<HTMLElement>(null);
+  const area = useBoxSize(tilesRef);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const tag = (e.target as HTMLElement | null)?.tagName;
@@ -26,7 +44,12 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, []);
-  const sources = video.sources.value;
+  // `?tile=<source>` shows one output alone, full-stage (a pop-out window; benchmarks use it).
+  const only = new URLSearchParams(location.search).get("tile");
+  const sources = only ? video.sources.value.filter((s) => s.id === only) : video.sources.value;
+  const first = sources[0];
+  const aspect = first && first.width > 0 && first.height > 0 ? first.width / first.height : 16 / 9;
+  const cols = bestColumns(sources.length, area.value.w, area.value.h, aspect);
   const engine = params.engine.value;
   return (
     <div class="app">
@@ -54,9 +77,10 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
       <Banner video={video} params={params} />
       <main class="stage">
         <section
+          ref={tilesRef}
           class="tiles"
           data-testid="tiles"
-          style={{ "--cols": columnsFor(sources.length) }}
+          style={{ "--cols": cols }}
         >
           {sources.length === 0 && <p class="muted center">No video sources.</p>}
           {sources.map((s) => (
