@@ -10,6 +10,19 @@ import { Tile } from "./video/tile.tsx";
 
 export const showStats = signal(false);
 
+/** `?tile=<source id>` (or a double-click on a tile's title) shows one output alone. */
+export const solo = signal<string | null>(
+  typeof location === "undefined" ? null : new URLSearchParams(location.search).get("tile"),
+);
+
+function toggleSolo(id: string): void {
+  solo.value = solo.peek() === id ? null : id;
+  const u = new URL(location.href);
+  if (solo.value) u.searchParams.set("tile", solo.value);
+  else u.searchParams.delete("tile");
+  history.replaceState(null, "", u);
+}
+
 /** The tiles area's size, for choosing the column count. */
 function useBoxSize(ref: { current: HTMLElement | null }) {
   const size = useSignal({ w: 0, h: 0 });
@@ -91,6 +104,7 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
               params={params}
               renderer={renderer}
               showStats={showStats}
+              onTitleDblClick={() => toggleSolo(s.id)}
             />
           ))}
         </section>

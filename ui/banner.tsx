@@ -23,9 +23,11 @@ export function bannerState(
     return { state: "unreachable", text: "smx is unreachable — reconnecting…" };
   }
   if (v !== "open" || p !== "open") {
+    const which = v !== "open" ? "video" : "parameters";
+    const first = (v !== "open" ? v : p) === "connecting";
     return {
-      state: "reconnecting",
-      text: `Reconnecting ${v !== "open" ? "video" : "parameters"}…`,
+      state: first ? "connecting" : "reconnecting",
+      text: `${first ? "Connecting" : "Reconnecting"} ${which}…`,
     };
   }
   if (e.state === "offline") {

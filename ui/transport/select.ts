@@ -45,7 +45,9 @@ export function reachOf(hostname: string): Reach {
 function localTransports(reach: Reach): Transports {
   const hello = new HelloClient();
   void hello.refresh();
-  const params = new LocalParamSource(sameOriginWs("/ws/params"), () => void hello.refresh());
+  const params = new LocalParamSource(sameOriginWs("/ws/params"), {
+    onEngineChange: () => void hello.refresh(),
+  });
   const video = new LocalVideoSource(sameOriginWs("/ws/video"), hello);
   return { reach, video, params };
 }

@@ -101,13 +101,8 @@ export interface VideoSource {
   subscribe(source: string, sink: VideoSink): VideoSubscription;
 }
 
-/** A validation or engine error for a write, or a link problem. */
-export class ParamWriteError extends Error {
-  constructor(message: string, readonly path: string) {
-    super(message);
-    this.name = "ParamWriteError";
-  }
-}
+/** A refused or failed write (`code`: validation, engine_offline, timeout, …). */
+export { ParamWriteError } from "../../protocol/params_client.ts";
 
 /**
  * The parameter mirror. Values shown in the UI are ALWAYS this mirror's (the engine's echo): a

@@ -2,31 +2,43 @@
  * Encoded frames → VideoDecoder → Presenter, tuned for latency, never for completeness:
  *  - `optimizeForLatency: true` (without it the decoder holds one frame back), codec string from
  *    the sender's `subscribed`, Annex-B with no `description`;
- *  - a non-key frame that finds more than MAX_DECODE_QUEUE frames waiting is dropped (the queue
- *    is latency) and an IDR is requested; a keyframe that finds a backlog resets the decoder
- *    first, so the picture jumps to now instead of draining old frames;
- *  - after a drop, a frame-number gap or a decode error nothing but a keyframe is decoded;
+ *  - a backlog is normally decoded through, not dropped: decoding costs 2.5–5 ms a frame here,
+ *    so a backlog drains several times faster than it builds, and the Presenter draws only the
+ *    newest of the frames that come out. Dropping a delta breaks the reference chain and costs a
+ *    keyframe round trip plus a big IDR decode — measured on the real stack, the drop-at-queue>1
+ *    rule lost 30–80 frames per 12 s (≈ 51–55 fps drawn). Only a backlog beyond MAX_BACKLOG_MS
+ *    or MAX_DECODE_QUEUE chunks (a stalled tab, a starved machine) is skipped: deltas are dropped,
+ *    an IDR requested, and a keyframe that finds a backlog resets the decoder first so the
+ *    picture jumps to now;
+ *  - after a drop, a frame number going backwards or a decode error nothing but a keyframe is
+ *    decoded (forward skips of engine frame numbers are normal, see frameStep);
  *  - every VideoFrame goes to the Presenter, which closes it.
  */
 import type { EncodedFrame, StreamInfo } from "../transport/types.ts";
 import type { Presenter } from "./present.ts";
 import { nowMs, type TileStats } from "./stats.ts";
 
-/** Frames allowed to wait in the decoder before we start dropping. */
-export const MAX_DECODE_QUEUE = 1;
-/** While waiting for a keyframe, ask again this often. */
-export const KEYFRAME_RETRY_MS = 300;
+/** Chunks allowed to wait in the decoder before we skip ahead. */
+export const MAX_DECODE_QUEUE = 5;
+/** Oldest undecoded chunk older than this (ms): the decoder is far behind; skip ahead. */
+export const MAX_BACKLOG_MS = 80;
+/** While waiting for a keyframe, ask again this often (the first request goes at once). */
+export const KEYFRAME_RETRY_MS = 400;
 
 /**
- * True when engine frame `cur` following `prev` means frames are missing. `stride` is the
- * expected step (source fps / stream fps, ≥ 1); the sender may skip an engine frame now and then
- * when it decimates, so only a step beyond 1.5 strides counts. A step back (engine restart) is a
- * gap too.
+ * How engine frame number `cur` follows `prev` in one stream:
+ *  - "next": within the expected stride (source fps / stream fps) and half a stride of jitter;
+ *  - "skip": engine frames were skipped. NOT a broken stream: the numbers are the engine's, and
+ *    smx skips engine frames whenever its encoder is busy or it decimates; a frame smx drops after
+ *    encoding (backpressure) it answers itself with an IDR before sending more. Measured on the
+ *    real stack: treating a skip as a loss requested ~1 IDR per second (every one a false alarm)
+ *    and cost 3–6 fps. Counted in `gaps` for diagnosis, otherwise ignored;
+ *  - "back": the same or an older number without a keyframe — a broken stream; wait for an IDR.
  */
-export function isGap(prev: number, cur: number, stride: number): boolean {
+export function frameStep(prev: number, cur: number, stride: number): "next" | "skip" | "back" {
   const step = (cur - prev) >>> 0; // u32 wrap-around
-  if (step === 0 || step > 0x7fffffff) return true;
-  return step > Math.max(1, Math.floor(stride * 1.5));
+  if (step === 0 || step > 0x7fffffff) return "back";
+  return step > Math.max(1, Math.floor(stride * 1.5)) ? "skip" : "next";
 }
 
 interface Meta {
@@ -41,7 +53,8 @@ export class DecodePipeline {
   #waitKey = true;
   #lastFrame = -1;
   #stride = 1;
-  #lastKeyRequest = -Infinity;
+  /** When the outstanding keyframe request went out (null: none outstanding). */
+  #keyRequestedAt: number | null = null;
   #meta = new Map<number, Meta>();
   #closed = false;
 
@@ -65,6 +78,7 @@ export class DecodePipeline {
       hardwareAcceleration: "no-preference",
     });
     this.#waitKey = true;
+    this.#keyRequestedAt = null; // the sender starts a new subscription with a keyframe
     this.#lastFrame = -1;
   }
 
@@ -80,19 +94,21 @@ export class DecodePipeline {
         !dec || dec.state === "closed"
       ) {
         this.#configure({ ...this.#config, codedWidth: f.width, codedHeight: f.height });
-      } else if (dec.decodeQueueSize > MAX_DECODE_QUEUE) {
+      } else if (this.#behind(dec, f.receivedMs)) {
         this.#configure(this.#config, true); // jump over the backlog
       }
       dec = this.#decoder;
       this.#waitKey = false;
+      this.#keyRequestedAt = null;
     } else {
       if (this.#waitKey || !dec || dec.state !== "configured") return this.#drop(true);
-      if (this.#lastFrame >= 0 && isGap(this.#lastFrame, f.frame, this.#stride)) {
-        st.gaps++;
+      const step = this.#lastFrame < 0 ? "next" : frameStep(this.#lastFrame, f.frame, this.#stride);
+      if (step === "skip") st.gaps++;
+      else if (step === "back") {
         this.#waitKey = true;
         return this.#drop(true);
       }
-      if (dec.decodeQueueSize > MAX_DECODE_QUEUE) {
+      if (this.#behind(dec, f.receivedMs)) {
         this.#waitKey = true;
         return this.#drop(true);
       }
@@ -119,6 +135,13 @@ export class DecodePipeline {
     this.#meta.clear();
   }
 
+  /** The decoder is too far behind to keep feeding it deltas. */
+  #behind(dec: VideoDecoder, nowMs: number): boolean {
+    if (dec.decodeQueueSize > MAX_DECODE_QUEUE) return true;
+    const oldest = this.#meta.values().next();
+    return !oldest.done && nowMs - oldest.value.receivedMs > MAX_BACKLOG_MS;
+  }
+
   #drop(askKey: boolean): void {
     this.stats.droppedBeforeDecode++;
     if (askKey) this.#askKey();
@@ -126,8 +149,9 @@ export class DecodePipeline {
 
   #askKey(): void {
     const t = performance.now();
-    if (t - this.#lastKeyRequest < KEYFRAME_RETRY_MS) return;
-    this.#lastKeyRequest = t;
+    const at = this.#keyRequestedAt;
+    if (at !== null && t - at < KEYFRAME_RETRY_MS) return; // one is on its way
+    this.#keyRequestedAt = t;
     this.stats.keyframeRequests++;
     this.requestKeyframe();
   }
@@ -166,10 +190,15 @@ export class DecodePipeline {
     const now = nowMs();
     const m = this.#meta.get(frame.timestamp);
     if (m) {
-      this.#meta.delete(frame.timestamp);
+      // Outputs come in decode order (no B-frames): anything older never will.
+      for (const k of this.#meta.keys()) {
+        this.#meta.delete(k);
+        if (k === frame.timestamp) break;
+      }
       st.decode.push(now - m.receivedMs);
     }
-    const newerComing = (this.#decoder?.decodeQueueSize ?? 0) > 0;
+    // Chunks still in the decoder (outputs come in order, older entries were removed above).
+    const newerComing = this.#meta.size > 0 || (this.#decoder?.decodeQueueSize ?? 0) > 0;
     this.presenter.push(frame, {
       captureUs: m?.captureUs ?? frame.timestamp,
       frame: m?.frame ?? -1,

@@ -10,7 +10,11 @@
  */
 import { nowMs, type TileStats } from "./stats.ts";
 
-/** "2d": CanvasRenderingContext2D.drawImage(VideoFrame), synchronous. "bitmap": ImageBitmapRenderingContext fed by createImageBitmap(VideoFrame), asynchronous. */
+/**
+ * "2d": CanvasRenderingContext2D.drawImage(VideoFrame), synchronous (the default: measured
+ * steadier and cheaper here, see ui/README.md). "bitmap": ImageBitmapRenderingContext fed by
+ * createImageBitmap(VideoFrame), asynchronous.
+ */
 export type RendererKind = "2d" | "bitmap";
 
 /** More draws than this in one display interval only burn CPU: the extra frames wait. */
@@ -35,6 +39,7 @@ export class Presenter {
   #closed = false;
   #w = 0;
   #h = 0;
+  #onNextDraw: (() => void) | null = null;
 
   constructor(
     readonly canvas: HTMLCanvasElement,
@@ -70,6 +75,11 @@ export class Presenter {
     this.#schedule();
   }
 
+  /** Calls `cb` once, after the next frame is drawn (for status changes, not per frame). */
+  onNextDraw(cb: () => void): void {
+    this.#onNextDraw = cb;
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#raf) cancelAnimationFrame(this.#raf);
@@ -96,6 +106,16 @@ export class Presenter {
     if (active || this.#draws > 0 || this.#pending || this.#busy) this.#schedule();
   };
 
+  #drawn(t0: number, t1: number, meta: FrameMeta): void {
+    this.stats.draw.push(t1 - t0);
+    this.stats.drawn(t1, meta.captureUs, meta.frame);
+    const cb = this.#onNextDraw;
+    if (cb) {
+      this.#onNextDraw = null;
+      cb();
+    }
+  }
+
   #resize(w: number, h: number): void {
     if (w === this.#w && h === this.#h) return;
     this.#w = w;
@@ -113,9 +133,7 @@ export class Presenter {
     if (this.#ctx2d) {
       try {
         this.#ctx2d.drawImage(frame, 0, 0, this.#w, this.#h);
-        const t1 = nowMs();
-        this.stats.draw.push(t1 - t0);
-        this.stats.drawn(t1, meta.captureUs, meta.frame);
+        this.#drawn(t0, nowMs(), meta);
       } finally {
         frame.close();
       }
@@ -136,9 +154,7 @@ export class Presenter {
           return;
         }
         ctx.transferFromImageBitmap(bmp);
-        const t1 = nowMs();
-        this.stats.draw.push(t1 - t0);
-        this.stats.drawn(t1, meta.captureUs, meta.frame);
+        this.#drawn(t0, nowMs(), meta);
         // A newer frame came while converting: draw it now if this interval allows.
         const next = this.#pending;
         if (next && this.#draws < MAX_DRAWS_PER_INTERVAL) {

@@ -11,7 +11,6 @@ export function nowMs(): number {
 
 export interface TileSnapshot {
   source: string;
-  stream: number;
   /** Drawn frames per second over the last second. */
   fps: number;
   framesReceived: number;
@@ -52,7 +51,6 @@ export interface TileSnapshot {
 
 export class TileStats {
   source = "";
-  stream = 0;
   framesReceived = 0;
   framesDecoded = 0;
   framesDrawn = 0;
@@ -111,7 +109,6 @@ export class TileStats {
     const recentG2g = g2g.slice(-120);
     return {
       source: this.source,
-      stream: this.stream,
       fps: drawnLastSecond,
       framesReceived: this.framesReceived,
       framesDecoded: this.framesDecoded,

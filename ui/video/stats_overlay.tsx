@@ -25,8 +25,10 @@ export function StatsOverlay({ stats }: { stats: { current: TileStats | null } }
       <dd data-stat="fps">{s.fps}</dd>
       <dt>g2g</dt>
       <dd data-stat="g2g">{fmt(s.g2gP50)} / {fmt(s.g2gP95)} ms</dd>
-      <dt>enc·net·dec</dt>
-      <dd>{fmt(s.encodeMs)} · {fmt(s.transferMs)} · {fmt(s.decodeMs)} ms</dd>
+      <dt>enc·net·dec·draw</dt>
+      <dd data-stat="stages">
+        {fmt(s.encodeMs)} · {fmt(s.transferMs)} · {fmt(s.decodeMs)} · {fmt(s.drawMs)} ms
+      </dd>
       <dt>bitrate</dt>
       <dd data-stat="bitrate">{fmt(s.bitrate / 1e6, 2)} Mb/s</dd>
       <dt>queue</dt>

@@ -23,9 +23,13 @@ export interface TileProps {
   params: ParamSource;
   renderer: RendererKind;
   showStats: ReadonlySignal<boolean>;
+  /** Double-click on the title (the app toggles "this tile alone"). */
+  onTitleDblClick?: () => void;
 }
 
-export function Tile({ source, video, params, renderer, showStats }: TileProps) {
+export function Tile(
+  { source, video, params, renderer, showStats, onTitleDblClick }: TileProps,
+) {
   const boxRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const statsRef = useRef<TileStats | null>(null);
@@ -57,8 +61,12 @@ export function Tile({ source, video, params, renderer, showStats }: TileProps) 
     const presenter = new Presenter(canvas, renderer, stats, (w, h) => {
       pic = { w, h };
       place();
-      if (status.peek() !== "playing") status.value = "playing";
     });
+    const playing = () => (status.value = "playing");
+    const waiting = () => {
+      status.value = "waiting";
+      presenter.onNextDraw(playing);
+    };
     let sub: ReturnType<VideoSource["subscribe"]> | null = null;
     const pipeline = new DecodePipeline(
       presenter,
@@ -70,7 +78,7 @@ export function Tile({ source, video, params, renderer, showStats }: TileProps) 
       frame: (f) => pipeline.frame(f),
       info: (i) => {
         pipeline.info(i);
-        if (status.peek() === "ended") status.value = "waiting";
+        if (status.peek() === "ended") waiting();
       },
       ended: (reason) => {
         detail.value = reason;
@@ -81,7 +89,7 @@ export function Tile({ source, video, params, renderer, showStats }: TileProps) 
     const demand = new DemandTracker(box, () => srcRef.current, (d) => {
       sub?.setDemand(d);
       if (!d) status.value = "idle";
-      else if (status.peek() === "idle") status.value = "waiting";
+      else if (status.peek() === "idle") waiting();
     }, (b) => {
       boxSize = b;
       place();
@@ -106,7 +114,7 @@ export function Tile({ source, video, params, renderer, showStats }: TileProps) 
   const st = status.value;
   return (
     <div class="tile" data-testid="tile" data-source={source.id} data-status={st}>
-      <div class="tile-head">
+      <div class="tile-head" title="Double-click: this output alone" onDblClick={onTitleDblClick}>
         <span class="tile-label">{source.label}</span>
         <span class="tile-size">{source.width}×{source.height}</span>
       </div>

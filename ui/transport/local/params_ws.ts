@@ -1,24 +1,18 @@
 /**
- * ParamSource over smx's `/ws/params` (protocol/params.ts): a mirror built from the snapshot and
- * the deltas, one signal per channel (a change re-renders only the controls that read it), writes
- * sent as `set` and settled by `ack`/`error`. Nothing is applied optimistically.
+ * ParamSource over smx's `/ws/params`, built on the shared runtime-neutral `ParamClient`
+ * (protocol/params_client.ts: mirror store, rev-checked deltas with gap → sync, heartbeat and
+ * dead-link detection, set → ack/error). This file adds what the UI needs on top:
+ *  - reconnect with capped backoff (ParamClient does not reconnect by design);
+ *  - one signal per channel, so a change re-renders only the controls that read it;
+ *  - per-path write coalescing: at most one `set` in flight per path, the newest waiting value
+ *    goes next (a 1 kHz mouse on a slider does not flood the hub);
+ *  - nothing optimistic: values change only with the hub's snapshot/delta.
  */
 import { batch, type ReadonlySignal, type Signal, signal } from "@preact/signals";
-import {
-  type ChannelMeta,
-  type ClientMsg,
-  encodeMessage,
-  forEachChange,
-  type ParamValue,
-  parseServerMessage,
-  type ServerMsg,
-  validateValue,
-} from "../../../protocol/params.ts";
-import { type ConnectionState, type EngineStatus, ParamSource, ParamWriteError } from "../types.ts";
-import { ReconnectingSocket } from "./socket.ts";
-
-/** How long a write may wait for its ack before it is given up. */
-export const WRITE_TIMEOUT_MS = 5000;
+import type { ChannelMeta, ParamValue } from "../../../protocol/params.ts";
+import { ParamClient, ParamWriteError } from "../../../protocol/params_client.ts";
+import type { ConnectionState, EngineStatus, ParamSource } from "../types.ts";
+import { backoffMs } from "./socket.ts";
 
 interface Waiter {
   resolve(): void;
@@ -26,36 +20,37 @@ interface Waiter {
 }
 
 interface PathWrites {
-  /** The `set` on the wire, awaiting ack/error. */
-  inFlight: { id: number; waiters: Waiter[]; timer: ReturnType<typeof setTimeout> } | null;
-  /** The newest value waiting for the in-flight one to settle. */
+  inFlight: Waiter[] | null;
   next: { value: ParamValue; waiters: Waiter[] } | null;
 }
 
+export interface LocalParamOptions {
+  /** Called when the engine's state or name changes (smx refreshes /hello then). */
+  onEngineChange?: (s: EngineStatus) => void;
+  /** ParamClient heartbeat period (ms). */
+  pingMs?: number;
+}
+
 export class LocalParamSource implements ParamSource {
-  readonly #socket: ReconnectingSocket;
+  readonly #state = signal<ConnectionState>("connecting");
   readonly #engine = signal<EngineStatus>({ state: "connecting", name: null });
   readonly #channels = signal<readonly ChannelMeta[]>([]);
   readonly #values = new Map<string, Signal<ParamValue | undefined>>();
-  #meta = new Map<string, ChannelMeta>();
-  #rev = -1;
-  #instance = "";
-  #nextId = 1;
   readonly #writes = new Map<string, PathWrites>();
-  readonly #byId = new Map<number, string>();
+  #client: ParamClient | null = null;
+  #attempt = 0;
+  #opens = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
   /** Diagnostics. */
-  stats = { snapshots: 0, deltas: 0, gaps: 0, acks: 0, errors: 0, sets: 0 };
+  stats = { snapshots: 0, deltas: 0, sets: 0, acks: 0, errors: 0, reconnects: 0 };
 
-  constructor(url: string, private onEngineChange?: (s: EngineStatus) => void) {
-    this.#socket = new ReconnectingSocket(url, {
-      open: () => {},
-      message: (ev) => typeof ev.data === "string" && this.#onMessage(ev.data),
-      close: () => this.#failAll("connection to smx lost"),
-    });
+  constructor(readonly url: string, private opts: LocalParamOptions = {}) {
+    this.#connect();
   }
 
   get state(): ReadonlySignal<ConnectionState> {
-    return this.#socket.state;
+    return this.#state;
   }
   get engine(): ReadonlySignal<EngineStatus> {
     return this.#engine;
@@ -64,37 +59,34 @@ export class LocalParamSource implements ParamSource {
     return this.#channels;
   }
   get rev(): number {
-    return this.#rev;
+    return this.#client?.store.rev ?? -1;
   }
   get pendingWrites(): number {
-    return this.#byId.size;
+    return this.#client?.pendingWrites ?? 0;
   }
 
   value(path: string): ReadonlySignal<ParamValue | undefined> {
     let s = this.#values.get(path);
     if (!s) {
-      s = signal<ParamValue | undefined>(undefined);
+      s = signal<ParamValue | undefined>(this.#client?.store.get(path));
       this.#values.set(path, s);
     }
     return s;
   }
 
   write(path: string, value: ParamValue): Promise<void> {
-    const meta = this.#meta.get(path);
-    if (meta) {
-      const bad = validateValue(meta, value);
-      if (bad) return Promise.reject(new ParamWriteError(bad.message, path));
-    }
-    if (this.#socket.state.peek() !== "open") {
-      return Promise.reject(new ParamWriteError("not connected to smx", path));
+    const c = this.#client;
+    if (!c || !c.open || this.#state.peek() !== "open") {
+      return Promise.reject(new ParamWriteError("engine_offline", "not connected to smx", path));
     }
     return new Promise<void>((resolve, reject) => {
-      const w = this.#writes.get(path) ?? { inFlight: null, next: null };
-      this.#writes.set(path, w);
-      if (!w.inFlight) {
-        this.#sendSet(path, w, value, [{ resolve, reject }]);
+      const w = this.#writes.get(path);
+      if (!w) {
+        const fresh: PathWrites = { inFlight: null, next: null };
+        this.#writes.set(path, fresh);
+        this.#send(c, path, fresh, value, [{ resolve, reject }]);
       } else {
-        // Coalesce: a newer value replaces the waiting one, whose callers are settled with it.
+        // Coalesce: a newer value replaces the waiting one; its callers settle with the newer.
         const waiters = w.next?.waiters ?? [];
         waiters.push({ resolve, reject });
         w.next = { value, waiters };
@@ -102,134 +94,115 @@ export class LocalParamSource implements ParamSource {
     });
   }
 
-  #send(m: ClientMsg): boolean {
-    return this.#socket.send(encodeMessage(m));
+  /** Closes the link for good (tests, page teardown). */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#client?.close();
   }
 
-  #sendSet(path: string, w: PathWrites, value: ParamValue, waiters: Waiter[]): void {
-    const id = this.#nextId++;
-    if (!this.#send({ v: 1, type: "set", id, path, value })) {
-      for (const x of waiters) x.reject(new ParamWriteError("not connected to smx", path));
-      return;
-    }
+  #send(c: ParamClient, path: string, w: PathWrites, value: ParamValue, waiters: Waiter[]): void {
+    w.inFlight = waiters;
     this.stats.sets++;
-    const timer = setTimeout(
-      () => this.#settle(id, `no answer within ${WRITE_TIMEOUT_MS} ms`),
-      WRITE_TIMEOUT_MS,
-    );
-    w.inFlight = { id, waiters, timer };
-    this.#byId.set(id, path);
-  }
-
-  /** Settles the set `id` (error message, or null for success) and sends the path's next value. */
-  #settle(id: number, error: string | null): void {
-    const path = this.#byId.get(id);
-    if (path === undefined) return;
-    this.#byId.delete(id);
-    const w = this.#writes.get(path);
-    if (!w?.inFlight || w.inFlight.id !== id) return;
-    clearTimeout(w.inFlight.timer);
-    for (const x of w.inFlight.waiters) {
-      if (error === null) x.resolve();
-      else x.reject(new ParamWriteError(error, path));
-    }
-    w.inFlight = null;
-    const next = w.next;
-    w.next = null;
-    if (next) this.#sendSet(path, w, next.value, next.waiters);
-    else this.#writes.delete(path);
-  }
-
-  #failAll(message: string): void {
-    for (const [path, w] of this.#writes) {
-      if (w.inFlight) clearTimeout(w.inFlight.timer);
-      for (const x of [...(w.inFlight?.waiters ?? []), ...(w.next?.waiters ?? [])]) {
-        x.reject(new ParamWriteError(message, path));
+    const settle = (err: Error | null) => {
+      if (err) this.stats.errors++;
+      else this.stats.acks++;
+      for (const x of waiters) err ? x.reject(err) : x.resolve();
+      w.inFlight = null;
+      const next = w.next;
+      w.next = null;
+      if (!next) {
+        if (this.#writes.get(path) === w) this.#writes.delete(path);
+        return;
       }
-    }
-    this.#writes.clear();
-    this.#byId.clear();
+      if (c !== this.#client || !c.open) {
+        const e = new ParamWriteError("engine_offline", "not connected to smx", path);
+        for (const x of next.waiters) x.reject(e);
+        if (this.#writes.get(path) === w) this.#writes.delete(path);
+        return;
+      }
+      this.#send(c, path, w, next.value, next.waiters);
+    };
+    c.set(path, value).then(() => settle(null), (e: Error) => settle(e));
   }
 
   #setEngine(s: EngineStatus): void {
     const p = this.#engine.peek();
     if (p.state === s.state && p.name === s.name && p.message === s.message) return;
     this.#engine.value = s;
-    this.onEngineChange?.(s);
+    this.opts.onEngineChange?.(s);
   }
 
-  #onMessage(text: string): void {
-    const parsed = parseServerMessage(text);
-    if (!parsed.ok) return;
-    const m: ServerMsg = parsed.msg;
-    switch (m.type) {
-      case "snapshot": {
-        this.stats.snapshots++;
-        this.#rev = m.rev;
-        this.#instance = m.instanceId;
-        const meta = new Map<string, ChannelMeta>();
-        for (const c of m.channels) meta.set(c.path, c);
-        this.#meta = meta;
-        batch(() => {
-          for (const [path, s] of this.#values) s.value = m.values[path];
-          for (const path in m.values) {
-            (this.value(path) as Signal<ParamValue | undefined>).value = m.values[path];
-          }
-          const prev = this.#channels.peek();
-          if (JSON.stringify(prev) !== JSON.stringify(m.channels)) {
-            this.#channels.value = m.channels;
-          }
-        });
-        if (m.engine) {
-          const e = this.#engine.peek();
-          if (e.state === "connecting") this.#setEngine({ state: "connected", name: m.engine });
-        }
-        return;
+  /** Pushes the store's values into the signals (after a snapshot). */
+  #syncAll(c: ParamClient): void {
+    batch(() => {
+      for (const [path, s] of this.#values) s.value = c.store.get(path);
+      for (const path of c.store.entries.keys()) this.value(path);
+      const metas = c.store.metas;
+      if (JSON.stringify(this.#channels.peek()) !== JSON.stringify(metas)) {
+        this.#channels.value = metas;
       }
-      case "delta": {
-        this.stats.deltas++;
-        const n = m.changes.length / 2;
-        if (this.#rev < 0) return; // a snapshot is on its way (connect, sync or engine restart)
-        if (m.rev !== this.#rev + n) {
-          // A gap: our mirror may be wrong. Apply nothing from it; ask for a fresh snapshot.
-          this.stats.gaps++;
-          this.#rev = -1;
-          this.#send({ v: 1, type: "sync" });
+    });
+  }
+
+  #connect(): void {
+    this.#timer = undefined;
+    let c: ParamClient;
+    try {
+      c = new ParamClient(this.url, { pingMs: this.opts.pingMs });
+    } catch {
+      this.#retry();
+      return;
+    }
+    this.#client = c;
+    c.socket.addEventListener("open", () => {
+      if (this.#client !== c) return;
+      this.#attempt = 0;
+      this.#opens++;
+      this.#state.value = "open";
+    });
+    c.subscribe((e) => {
+      if (this.#client !== c) return;
+      switch (e.type) {
+        case "snapshot":
+          this.stats.snapshots++;
+          this.#syncAll(c);
+          if (this.#engine.peek().state === "connecting" && e.msg.engine) {
+            this.#setEngine({ state: "connected", name: e.msg.engine });
+          }
+          return;
+        case "delta": {
+          this.stats.deltas++;
+          const ch = e.msg.changes;
+          batch(() => {
+            for (let i = 0; i + 1 < ch.length; i += 2) {
+              (this.value(ch[i] as string) as Signal<ParamValue | undefined>).value =
+                ch[i + 1] as ParamValue;
+            }
+          });
           return;
         }
-        this.#rev = m.rev;
-        batch(() =>
-          forEachChange(m, (path, value) => {
-            (this.value(path) as Signal<ParamValue | undefined>).value = value;
-          })
-        );
-        return;
+        case "link":
+          this.#setEngine({
+            state: e.msg.state,
+            name: e.msg.engine?.name ?? null,
+            ...(e.msg.message ? { message: e.msg.message } : {}),
+          });
+          return;
+        case "error":
+          console.warn("smx params:", e.msg.code, e.msg.message);
+          return;
+        case "close":
+          this.#client = null;
+          if (!this.#closed) this.#retry();
+          return;
       }
-      case "ack":
-        this.stats.acks++;
-        this.#settle(m.id, null);
-        return;
-      case "error":
-        this.stats.errors++;
-        if (m.id !== undefined) this.#settle(m.id, m.message);
-        else console.warn("smx params:", m.code, m.message);
-        return;
-      case "ping":
-        this.#send({ v: 1, type: "pong", t: m.t });
-        return;
-      case "pong":
-        return;
-      case "link":
-        this.#setEngine({
-          state: m.state,
-          name: m.engine?.name ?? null,
-          ...(m.message ? { message: m.message } : {}),
-        });
-        if (m.engine && m.engine.instanceId !== this.#instance && this.#instance) {
-          // A new engine instance: its snapshot follows; the old mirror is not valid any more.
-          this.#rev = -1;
-        }
-        return;
-    }
+    });
+  }
+
+  #retry(): void {
+    this.#state.value = this.#opens > 0 || this.#attempt > 0 ? "reconnecting" : "connecting";
+    this.stats.reconnects++;
+    this.#timer = setTimeout(() => this.#connect(), backoffMs(this.#attempt++));
   }
 }

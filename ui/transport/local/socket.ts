@@ -12,6 +12,9 @@ export interface SocketHandlers {
   close?(): void;
 }
 
+/** False under Deno (unit tests): no page events to listen to. */
+const hasDocument = typeof document !== "undefined";
+
 export const BACKOFF_MIN_MS = 200;
 export const BACKOFF_MAX_MS = 3000;
 
@@ -39,8 +42,10 @@ export class ReconnectingSocket {
   opens = 0;
 
   constructor(readonly url: string, private h: SocketHandlers) {
-    addEventListener("online", this.#kick);
-    document.addEventListener("visibilitychange", this.#kick);
+    if (hasDocument) {
+      addEventListener("online", this.#kick);
+      document.addEventListener("visibilitychange", this.#kick);
+    }
     this.#connect();
   }
 
@@ -59,8 +64,10 @@ export class ReconnectingSocket {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    removeEventListener("online", this.#kick);
-    document.removeEventListener("visibilitychange", this.#kick);
+    if (hasDocument) {
+      removeEventListener("online", this.#kick);
+      document.removeEventListener("visibilitychange", this.#kick);
+    }
     this.#ws?.close();
   }
 

@@ -61,12 +61,24 @@ export class LocalVideoSource implements VideoSource {
     return this.#socket.state;
   }
 
+  /** Closes the socket for good (tests, page teardown). */
+  close(): void {
+    for (const s of this.#subs.values()) clearTimeout(s.retry);
+    this.#subs.clear();
+    this.#socket.close();
+  }
+
   subscribe(source: string, sink: VideoSink): VideoSubscription {
     const id = this.#allocId();
     const s: Sub = { id, source, sink, demand: null, sent: false, retry: undefined, retries: 0 };
     this.#subs.set(id, s);
     return {
-      setDemand: (d) => {
+      setDemand: (want) => {
+        const d = want && {
+          width: Math.max(1, Math.round(want.width)),
+          height: Math.max(1, Math.round(want.height)),
+          fps: Math.max(1, Math.round(want.fps)),
+        };
         const same = d && s.demand && d.width === s.demand.width &&
           d.height === s.demand.height && d.fps === s.demand.fps;
         if (same || (!d && !s.demand)) return;
@@ -106,14 +118,7 @@ export class LocalVideoSource implements VideoSource {
   #sync(s: Sub): void {
     if (!s.demand || s.sent) return;
     const { width, height, fps } = s.demand;
-    s.sent = this.#send({
-      type: "subscribe",
-      stream: s.id,
-      source: s.source,
-      width: Math.max(1, Math.round(width)),
-      height: Math.max(1, Math.round(height)),
-      fps: Math.max(1, Math.round(fps)),
-    });
+    s.sent = this.#send({ type: "subscribe", stream: s.id, source: s.source, width, height, fps });
   }
 
   #retryLater(s: Sub): void {
