@@ -3,6 +3,7 @@
  * no engine is found, for tests and for benchmarks. The engine keeps running until stop().
  */
 import { fileURLToPath } from "node:url";
+import { spawnUntilReady } from "./ready_process.ts";
 
 export interface SpawnDemoOptions {
   name?: string;
@@ -56,46 +57,13 @@ export async function spawnDemoEngine(o: SpawnDemoOptions = {}): Promise<Spawned
     ...(o.specPath ? ["--spec", o.specPath] : []),
     ...(o.extraArgs ?? []),
   ];
-  const child = new Deno.Command(cmd, {
-    args,
-    env: { NO_COLOR: "1", ...o.env },
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let out = "";
-  const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      out += dec.decode(chunk, { stream: true });
-      if (out.length > 1 << 20) out = out.slice(-(1 << 19)); // a chatty engine must not grow us
-      const m = /^\{"event":"ready".*\}$/m.exec(out);
-      if (m) resolve(JSON.parse(m[0]));
-    }
-  };
-  pump(child.stdout).catch(() => {});
-  pump(child.stderr).catch(() => {});
-  child.status.then((s) =>
-    reject(new Error(`demo engine exited (${s.code}) before ready:\n${out}`))
-  );
-  const timeoutMs = o.timeoutMs ?? 20000;
-  const timer = setTimeout(
-    () => reject(new Error(`demo engine not ready in ${timeoutMs} ms:\n${out}`)),
-    timeoutMs,
-  );
-  let ready: Record<string, unknown>;
-  try {
-    ready = await promise;
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+  const p = await spawnUntilReady(cmd, args, {
+    env: o.env,
+    ready: /^\{"event":"ready".*\}$/m,
+    timeoutMs: o.timeoutMs ?? 20000,
+    what: "demo engine",
+  });
+  const ready: Record<string, unknown> = JSON.parse(p.match[0]);
   return {
     port: ready.port as number,
     pid: ready.pid as number,
@@ -105,13 +73,8 @@ export async function spawnDemoEngine(o: SpawnDemoOptions = {}): Promise<Spawned
     url: ready.url as string,
     portFile: (ready.portFile as string | null) ?? null,
     outputsError: (ready.outputsError as string | null) ?? null,
-    child,
-    output: () => out,
-    stop: async (signal: Deno.Signal = "SIGTERM") => {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      await child.status;
-    },
+    child: p.child,
+    output: p.output,
+    stop: p.stop,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnUntilReady } from "../../demo/ready_process.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -22,54 +23,18 @@ export async function startMainTs(
   args: string[],
   opts: { env?: Record<string, string>; readyPattern?: RegExp; timeoutMs?: number } = {},
 ): Promise<Proc> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "main.ts"), ...args],
-    env: { NO_COLOR: "1", ...opts.env },
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let out = "";
-  const pattern = opts.readyPattern ?? /listening on (http:\/\/[^\s/]+:(\d+))/;
-  const { promise, resolve, reject } = Promise.withResolvers<[string, number]>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      out += dec.decode(chunk, { stream: true });
-      const m = pattern.exec(out);
-      if (m) resolve([m[1], Number(m[2])]);
-    }
-  };
-  pump(child.stdout).catch(() => {});
-  pump(child.stderr).catch(() => {});
-  child.status.then((s) => reject(new Error(`exited with ${s.code} before ready:\n${out}`)));
-  const timer = setTimeout(
-    () => reject(new Error(`not ready in ${opts.timeoutMs ?? 30000} ms:\n${out}`)),
-    opts.timeoutMs ?? 30000,
-  );
-  let url: string, port: number;
-  try {
-    [url, port] = await promise;
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+  const p = await spawnUntilReady(Deno.execPath(), ["run", "-A", join(ROOT, "main.ts"), ...args], {
+    env: opts.env,
+    ready: opts.readyPattern ?? /listening on (http:\/\/[^\s/]+:(\d+))/,
+    timeoutMs: opts.timeoutMs ?? 30000,
+    what: "smx",
+  });
   return {
-    url,
-    port,
-    child,
-    output: () => out,
-    kill: async (signal: Deno.Signal = "SIGTERM") => {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      await child.status;
-    },
+    url: p.match[1],
+    port: Number(p.match[2]),
+    child: p.child,
+    output: p.output,
+    kill: p.stop,
   };
 }
 
