@@ -77,7 +77,8 @@ export async function runDemoEngine(opts: DemoEngineOptions = {}): Promise<DemoE
   const host = opts.host ?? "127.0.0.1";
   const specPath = opts.specPath ?? DEFAULT_SPEC;
   const outputs = opts.outputs === "none" ? [] : opts.outputs ?? DEFAULT_OUTPUTS;
-  const spec = parseSpecCsv(await Deno.readTextFile(specPath));
+  // Bytes, not text: invalid UTF-8 is then reported by line instead of loading as U+FFFD.
+  const spec = parseSpecCsv(await Deno.readFile(specPath));
   for (const e of [...spec.errors, ...spec.warnings]) log(`${specPath}:${e.line}: ${e.message}`);
 
   const token = crypto.randomUUID();

@@ -8,10 +8,19 @@
  * RFC 4180 quoting ("a ""b"", c"), a UTF-8 BOM, CRLF or LF, blank lines and lines starting with `#`
  * (comments) are accepted. A bad row is skipped and reported with its 1-based line number; the
  * other rows still load, so one typo does not take the whole UI down.
+ *
+ * Damage stays local (a spec is hand-edited and exported from spreadsheets, so a stray `"` is the
+ * likeliest typo): only a quoted `default` or `description` may span lines, and at most
+ * MAX_QUOTED_LINES of them; a quote still open where that is not allowed, or text after a closing
+ * quote, makes the row bad — reported at the line where the quote opens — and reading resumes on
+ * the next physical line, so the rows a stray quote would have swallowed still load. Invalid
+ * UTF-8, U+FFFD and control characters (NUL, BEL, DEL, C1; tab and line breaks only inside a
+ * default or description) make a row bad at the exact line they are on.
  */
 import {
   CHANNEL_PATH_RE,
   type ChannelMeta,
+  isWellFormedText,
   type ParamValue,
   VALUE_TYPES,
   type ValueType,
@@ -30,69 +39,194 @@ export interface ParsedSpec {
   warnings: SpecError[];
 }
 
+/** How many physical lines a quoted default or description may span. */
+export const MAX_QUOTED_LINES = 10;
+/** Columns whose quoted text may hold line breaks (and tabs): free text, not names. */
+const MULTILINE_COLUMNS = ["default", "description"];
+
 interface Row {
   line: number;
   fields: string[];
+  /** Line each field starts on (a multi-line field's later lines follow from its "\n"s). */
+  fieldLines: number[];
 }
 
-/** Splits CSV text into records, remembering the line each record starts on. */
-export function splitCsv(text: string): { rows: Row[]; errors: SpecError[] } {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const rows: Row[] = [];
-  const errors: SpecError[] = [];
-  let line = 1;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const start = line;
-    const fields: string[] = [];
-    let field = "";
-    let quotedOpen = false;
+interface Lines {
+  lines: string[];
+  /** 1-based numbers of the lines that were not valid UTF-8 (bytes input only). */
+  badUtf8: Set<number>;
+}
+
+const BREAK = /\r\n|\n|\r/;
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Physical lines of the file. Bytes are decoded strictly, line by line when the whole file is not
+ * UTF-8, so each bad line is known by number (its bad bytes become U+FFFD, which the row check
+ * then refuses) instead of loading silently as replacement characters.
+ */
+function toLines(input: string | Uint8Array): Lines {
+  const badUtf8 = new Set<number>();
+  if (typeof input === "string") {
+    return { lines: input.replace(/^\ufeff/, "").split(BREAK), badUtf8 };
+  }
+  let b = input;
+  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3);
+  try {
+    return { lines: strict.decode(b).split(BREAK), badUtf8 };
+  } catch { /* find the bad lines below */ }
+  const lines: string[] = [];
+  let from = 0;
+  for (let i = 0; i <= b.length; i++) {
+    const end = i === b.length;
+    if (!end && b[i] !== 0x0a && b[i] !== 0x0d) continue;
+    const bytes = b.subarray(from, i);
+    try {
+      lines.push(strict.decode(bytes));
+    } catch {
+      badUtf8.add(lines.length + 1);
+      lines.push(lenient.decode(bytes));
+    }
+    if (!end && b[i] === 0x0d && b[i + 1] === 0x0a) i++;
+    from = i + 1;
+  }
+  return { lines, badUtf8 };
+}
+
+type RecordResult = { row: Row; next: number } | { error: SpecError; next: number };
+
+/**
+ * Reads the record starting at line index `li` (0-based). `multiline(col)` says whether a quoted
+ * field in that column may continue on the next line. On a quoting error the record is given up
+ * and reading resumes right after the line where the offending quote opened.
+ */
+function readRecord(
+  lines: string[],
+  li: number,
+  multiline: (col: number) => boolean,
+  name: (col: number) => string,
+): RecordResult {
+  const line = li + 1;
+  const fields: string[] = [];
+  const fieldLines: number[] = [];
+  let s = lines[li];
+  let pos = 0;
+  for (;;) {
+    const col = fields.length;
+    fieldLines.push(li + 1);
+    const lead = /^[ \t]*"/.exec(s.slice(pos));
+    if (!lead) {
+      const comma = s.indexOf(",", pos);
+      fields.push(s.slice(pos, comma < 0 ? s.length : comma));
+      if (comma < 0) return { row: { line, fields, fieldLines }, next: li + 1 };
+      pos = comma + 1;
+      continue;
+    }
+    const open = li;
+    const bad = (message: string): RecordResult => ({
+      error: { line: open + 1, message },
+      next: open + 1,
+    });
+    pos += lead[0].length;
+    let value = "";
     for (;;) {
-      if (i >= n) break;
-      const c = text[i];
-      if (quotedOpen) {
-        if (c === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            i += 2;
-          } else {
-            quotedOpen = false;
-            i++;
-          }
-        } else {
-          if (c === "\n") line++;
-          field += c;
-          i++;
+      const q = s.indexOf('"', pos);
+      if (q < 0) {
+        if (!multiline(col)) {
+          return bad(
+            `unbalanced quote: the quoted ${name(col)} is not closed on this line ` +
+              `(only ${MULTILINE_COLUMNS.join(" and ")} may span lines)`,
+          );
         }
+        if (li + 1 >= lines.length) return bad(`the quoted ${name(col)} is never closed`);
+        if (li - open + 1 >= MAX_QUOTED_LINES) {
+          return bad(
+            `the quoted ${name(col)} runs on for more than ${MAX_QUOTED_LINES} lines ` +
+              `without a closing quote (a stray "?)`,
+          );
+        }
+        value += s.slice(pos) + "\n";
+        s = lines[++li];
+        pos = 0;
         continue;
       }
-      if (c === '"' && field.trim() === "") {
-        field = "";
-        quotedOpen = true;
-        i++;
-      } else if (c === ",") {
-        fields.push(field);
-        field = "";
-        i++;
-      } else if (c === "\r" || c === "\n") {
-        i += c === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      value += s.slice(pos, q);
+      pos = q + 1;
+      if (s[pos] !== '"') break;
+      value += '"'; // "" inside quotes is one quote
+      pos++;
+    }
+    fields.push(value);
+    while (s[pos] === " " || s[pos] === "\t") pos++;
+    if (pos >= s.length) return { row: { line, fields, fieldLines }, next: li + 1 };
+    if (s[pos] !== ",") {
+      return bad(
+        `unexpected text after the closing quote of the quoted ${name(col)}` +
+          (li !== open ? ` (closed on line ${li + 1}: a stray "?)` : ""),
+      );
+    }
+    pos++;
+  }
+}
+
+/** Splits CSV into records; `header` (column names, once known) decides which may span lines. */
+function readRecords(input: string | Uint8Array) {
+  const { lines, badUtf8 } = toLines(input);
+  const rows: Row[] = [];
+  const errors: SpecError[] = [];
+  let header: string[] | null = null;
+  const multiline = (col: number) => header !== null && MULTILINE_COLUMNS.includes(header[col]);
+  const name = (col: number) => header?.[col] || `column ${col + 1}`;
+  for (let li = 0; li < lines.length;) {
+    const t = lines[li].trimStart();
+    if (t === "" || t.startsWith("#")) {
+      li++;
+      continue;
+    }
+    const r = readRecord(lines, li, multiline, name);
+    li = r.next;
+    if ("error" in r) errors.push(r.error);
+    else {
+      rows.push(r.row);
+      header ??= r.row.fields.map((h) => h.trim().toLowerCase());
+    }
+  }
+  return { rows, errors, badUtf8 };
+}
+
+const hex = (c: number) => `U+${c.toString(16).toUpperCase().padStart(4, "0")}`;
+
+/**
+ * Refuses characters that have no business in a spec: control characters (tab and line breaks
+ * only in free text), U+FFFD (invalid UTF-8 that was replaced) and lone surrogates. Reports the
+ * physical line the character is on.
+ */
+function checkText(row: Row, header: string[], badUtf8: Set<number>): SpecError | null {
+  for (let i = 0; i < row.fields.length; i++) {
+    const f = row.fields[i];
+    const col = header[i] || `column ${i + 1}`;
+    const free = MULTILINE_COLUMNS.includes(header[i]);
+    let line = row.fieldLines[i];
+    for (let k = 0; k < f.length; k++) {
+      const c = f.charCodeAt(k);
+      if (c === 0x0a && free) {
         line++;
-        break;
-      } else {
-        field += c;
-        i++;
+        continue;
+      }
+      if (c === 0xfffd) {
+        const why = badUtf8.has(line)
+          ? "invalid UTF-8"
+          : "U+FFFD (a replacement character: was the file read from invalid UTF-8?)";
+        return { line, message: `${col} holds ${why}` };
+      }
+      if ((c < 0x20 && !(c === 0x09 && free)) || (c >= 0x7f && c <= 0x9f)) {
+        return { line, message: `${col} holds the control character ${hex(c)}` };
       }
     }
-    if (quotedOpen) {
-      errors.push({ line: start, message: 'unterminated quoted field (missing closing ")' });
-      break;
-    }
-    fields.push(field);
-    const blank = fields.length === 1 && fields[0].trim() === "";
-    if (!blank && !fields[0].trimStart().startsWith("#")) rows.push({ line: start, fields });
+    if (!isWellFormedText(f)) return { line, message: `${col} holds a lone surrogate` };
   }
-  return { rows, errors };
+  return null;
 }
 
 const COLUMNS = [
@@ -223,9 +357,12 @@ function rowToMeta(get: (c: Column) => string): ChannelMeta {
   return m;
 }
 
-/** Parses a spec CSV. Never throws: problems are returned in `errors` with their line. */
-export function parseSpecCsv(text: string): ParsedSpec {
-  const { rows, errors } = splitCsv(text);
+/**
+ * Parses a spec CSV: text, or bytes (preferred: invalid UTF-8 is then reported by line). Never
+ * throws: problems are returned in `errors` with their line.
+ */
+export function parseSpecCsv(input: string | Uint8Array): ParsedSpec {
+  const { rows, errors, badUtf8 } = readRecords(input);
   const channels: ChannelMeta[] = [];
   const warnings: SpecError[] = [];
   if (rows.length === 0) {
@@ -252,6 +389,11 @@ export function parseSpecCsv(text: string): ParsedSpec {
       const i = index.get(c);
       return i === undefined ? "" : (row.fields[i] ?? "").trim();
     };
+    const bad = checkText(row, header, badUtf8);
+    if (bad) {
+      errors.push(bad);
+      continue;
+    }
     try {
       if (row.fields.length > header.length) {
         throw new Error(`${row.fields.length} fields but the header has ${header.length}`);
@@ -264,5 +406,7 @@ export function parseSpecCsv(text: string): ParsedSpec {
       errors.push({ line: row.line, message: (e as Error).message });
     }
   }
+  // Quoting errors are found while reading, row errors after: report in file order.
+  errors.sort((a, b) => a.line - b.line);
   return { channels, errors, warnings };
 }
