@@ -3,7 +3,8 @@
  * on the first demand and stopped when the last viewer leaves, so nothing nobody watches costs CPU.
  */
 import { EncodeSession, sessionId, type SessionStats, type Subscriber } from "./session.ts";
-import { type Rendition, renditionFor } from "./size_classes.ts";
+import { pixelRate, type Rendition, renditionFor, renditionLadder } from "./size_classes.ts";
+import { type EncodeBudget, fitsBudget } from "./budget.ts";
 
 export interface SourceInfo extends Rendition {
   /** Current frame-ring name of this source; changes when the engine restarts. */
@@ -15,12 +16,16 @@ export interface ManagerOptions {
   resolveSource(source: string): SourceInfo | undefined;
   encoderPreference?: string[];
   bitrateKbps?: (r: Rendition) => number | undefined;
+  /** Beyond it, new demand is served by an existing rendition (default: no limit). */
+  budget?: EncodeBudget;
   log?: (msg: string) => void;
 }
 
 export interface Subscription {
   readonly session: EncodeSession;
   readonly rendition: Rendition;
+  /** Set when the encode budget gave a different rendition than the demand's. */
+  readonly limitedByBudget: boolean;
   requestKeyframe(): void;
   close(): void;
 }
@@ -38,11 +43,21 @@ export class EncodeSessionManager {
 
   constructor(private readonly opts: ManagerOptions) {}
 
-  /** Attaches a viewer's demand to the shared session for its rendition (creating it). */
+  /** The source's current size and rate (undefined: unknown now). */
+  resolve(source: string): SourceInfo | undefined {
+    return this.opts.resolveSource(source);
+  }
+
+  /**
+   * Attaches a viewer's demand to the shared session for its rendition, creating it when the
+   * budget allows; otherwise the nearest running rendition of the source serves it, or (when the
+   * source has none) the largest rendition that still fits, down to the smallest.
+   */
   subscribe(source: string, want: Rendition, sub: Subscriber): Subscription {
     const src = this.opts.resolveSource(source);
     if (!src) throw new UnknownSourceError(source);
-    const rendition = renditionFor(want, src);
+    const asked = renditionFor(want, src);
+    const rendition = this.#withinBudget(source, asked, src);
     const key = { source, ...rendition };
     const id = sessionId(key);
     let session = this.#sessions.get(id);
@@ -62,6 +77,7 @@ export class EncodeSessionManager {
     return {
       session: s,
       rendition,
+      limitedByBudget: sessionId({ source, ...asked }) !== id,
       requestKeyframe: () => s.requestKeyframe(sub),
       close: () => {
         if (closed) return;
@@ -70,6 +86,41 @@ export class EncodeSessionManager {
         if (s.subscriberCount === 0 && this.#sessions.get(id) === s) this.#stop(id, s);
       },
     };
+  }
+
+  #withinBudget(source: string, asked: Rendition, src: Rendition): Rendition {
+    const budget = this.opts.budget;
+    if (!budget || this.#sessions.has(sessionId({ source, ...asked }))) return asked;
+    const running = [...this.#sessions.values()].map((s) => s.key);
+    if (fitsBudget(budget, running, asked)) return asked;
+    const mine = running.filter((k) => k.source === source);
+    if (mine.length) {
+      // The largest running rendition not above the demand, else the smallest above it.
+      const below = mine.filter((k) => pixelRate(k) <= pixelRate(asked));
+      const pick = below.length
+        ? below.reduce((a, b) => pixelRate(b) > pixelRate(a) ? b : a)
+        : mine.reduce((a, b) => pixelRate(b) < pixelRate(a) ? b : a);
+      return { width: pick.width, height: pick.height, fps: pick.fps };
+    }
+    // Every source gets a picture: the best that fits, else the smallest (over budget, logged).
+    const ladder = renditionLadder(asked, src);
+    const fit = ladder.find((r) => fitsBudget(budget, running, r));
+    if (!fit) {
+      this.opts.log?.(`encode budget spent: ${source} gets its smallest rendition anyway`);
+    }
+    return fit ?? ladder.at(-1)!;
+  }
+
+  /** Whether `rendition` of `source` runs already or would start within the budget now. */
+  canServe(source: string, rendition: Rendition): boolean {
+    if (this.#sessions.has(sessionId({ source, ...rendition }))) return true;
+    const b = this.opts.budget;
+    return !b || fitsBudget(b, [...this.#sessions.values()].map((s) => s.key), rendition);
+  }
+
+  /** The engine's senders changed: sessions waiting for their source retry at once. */
+  wakeAll(): void {
+    for (const s of this.#sessions.values()) s.wake();
   }
 
   #stop(id: string, s: EncodeSession): void {
@@ -82,6 +133,13 @@ export class EncodeSessionManager {
   /** Stats of every running session. */
   stats(): SessionStats[] {
     return [...this.#sessions.values()].map((s) => s.stats());
+  }
+
+  /** Pixels per second encoded by the running sessions. */
+  get pixelRate(): number {
+    let sum = 0;
+    for (const s of this.#sessions.values()) sum += pixelRate(s.key);
+    return sum;
   }
 
   get size(): number {

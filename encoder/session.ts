@@ -35,6 +35,8 @@ export interface SessionStats {
   torn: number;
   encodeMsAvg: number;
   encodeMsLast: number;
+  /** Recent encode time (EWMA, ms) as a share of the frame interval; > OVERLOAD_SHARE: too slow. */
+  load: number;
   startedAt: number;
 }
 
@@ -53,6 +55,14 @@ export interface SessionOptions {
 
 const WAIT_SLICE_MS = 200; // bounds how long stop() waits for the futex wait to return
 const REOPEN_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+/**
+ * At most one IDR per this interval, however many viewers ask: a keyframe costs every viewer of
+ * the rendition several times a normal frame's bytes, so one client asking continuously must not
+ * turn everyone's stream into keyframes. A joiner waits at most this long for its first picture.
+ */
+export const MIN_IDR_INTERVAL_MS = 300;
+/** Encode time above this share of the frame interval: the session cannot hold its rate. */
+export const OVERLOAD_SHARE = 0.9;
 
 export function sessionId(k: SessionKey): string {
   return `${k.source}@${k.width}x${k.height}@${k.fps}`;
@@ -66,6 +76,9 @@ export class EncodeSession {
   #detail = "";
   #stopped = false;
   #idrWanted = true;
+  #lastIdrMs = -Infinity;
+  #encodeEwmaMs = 0;
+  #wake: (() => void) | null = null;
   #done: Promise<void>;
   #ready = Promise.withResolvers<void>();
   #stats = { frames: 0, keyframes: 0, bytes: 0, torn: 0, encodeMsTotal: 0, encodeMsLast: 0 };
@@ -93,6 +106,15 @@ export class EncodeSession {
   }
   get subscriberCount(): number {
     return this.#subs.size;
+  }
+  /** The encoder cannot keep this rendition's rate on this machine. */
+  get overloaded(): boolean {
+    return this.#load() > OVERLOAD_SHARE;
+  }
+
+  /** The source may be back (the engine's senders changed): retry opening it now. */
+  wake(): void {
+    this.#wake?.();
   }
 
   /** Adds a viewer; it receives frames from the next IDR on (which this requests). */
@@ -124,6 +146,7 @@ export class EncodeSession {
       torn: s.torn,
       encodeMsAvg: s.frames ? s.encodeMsTotal / s.frames : 0,
       encodeMsLast: s.encodeMsLast,
+      load: this.#load(),
       startedAt: this.startedAt,
     };
   }
@@ -131,7 +154,25 @@ export class EncodeSession {
   /** Stops the loop and frees the encoder; resolves when no native call is in flight. */
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#wake?.();
     return this.#done;
+  }
+
+  #load(): number {
+    return this.#encodeEwmaMs * this.key.fps / 1000;
+  }
+
+  /** Waits `ms`, or less when wake() is called. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.#wake = null;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.#wake = done;
+    });
   }
 
   #setState(state: SessionState, detail = ""): void {
@@ -170,7 +211,7 @@ export class EncodeSession {
           reader?.close();
         }
         if (this.#stopped) break;
-        await sleep(REOPEN_BACKOFF_MS[Math.min(attempt++, REOPEN_BACKOFF_MS.length - 1)]);
+        await this.#sleep(REOPEN_BACKOFF_MS[Math.min(attempt++, REOPEN_BACKOFF_MS.length - 1)]);
       }
     } catch (e) {
       this.#ready.reject(e);
@@ -197,8 +238,9 @@ export class EncodeSession {
         last = info.frame;
         continue;
       }
-      const idr = this.#idrWanted;
-      this.#idrWanted = false;
+      const now = performance.now();
+      const idr = this.#idrWanted && now - this.#lastIdrMs >= MIN_IDR_INTERVAL_MS;
+      if (idr) this.#idrWanted = false;
       const out = await encoder.encodeRing(reader, idr);
       if (!out) { // the slot was overwritten while converting: nothing was encoded
         this.#stats.torn++;
@@ -207,6 +249,7 @@ export class EncodeSession {
       }
       last = BigInt(out.frame);
       lastCaptureUs = out.captureUs;
+      if (out.keyframe) this.#lastIdrMs = now;
       this.#account(out);
       if (this.#state !== "running") this.#setState("running");
       this.#deliver(out);
@@ -220,6 +263,10 @@ export class EncodeSession {
     if (out.keyframe) s.keyframes++;
     s.encodeMsLast = out.convertMs + out.encodeMs;
     s.encodeMsTotal += s.encodeMsLast;
+    // ~1 s of memory at 30 fps: long enough to ignore one slow frame, short enough to react.
+    this.#encodeEwmaMs = this.#encodeEwmaMs
+      ? this.#encodeEwmaMs + (s.encodeMsLast - this.#encodeEwmaMs) * 0.05
+      : s.encodeMsLast;
   }
 
   #deliver(out: EncodedFrame): void {
@@ -235,8 +282,4 @@ export class EncodeSession {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

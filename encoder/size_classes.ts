@@ -14,8 +14,12 @@ export interface Rendition {
   fps: number;
 }
 
+/**
+ * 4:2:0 needs even sizes. Round DOWN: an odd source (1917x1079) is cropped by its last column and
+ * row (1916x1078), never stretched by one pixel, which would resample the whole picture.
+ */
 function even(n: number): number {
-  return Math.max(2, Math.round(n / 2) * 2);
+  return Math.max(2, Math.floor(n / 2) * 2);
 }
 
 /**
@@ -33,7 +37,10 @@ export function renditionFor(
   const drawnWidth = Math.min(want.width, want.height * aspect);
   const cls = WIDTH_CLASSES.find((w) => w >= drawnWidth) ?? WIDTH_CLASSES.at(-1)!;
   const width = even(Math.min(cls, src.width));
-  const height = even(width / aspect);
+  // The source's own width keeps its own height (1917x1079 → 1916x1078); a scaled width rounds.
+  const height = width >= src.width - 1
+    ? even(src.height)
+    : even(Math.min(src.height, Math.round(width / aspect)));
   const fpsCls = FPS_CLASSES.find((f) => f >= want.fps) ?? FPS_CLASSES.at(-1)!;
   const fps = Math.max(1, Math.min(fpsCls, Math.round(src.fps || fpsCls)));
   return { width, height, fps };
@@ -48,4 +55,29 @@ export function demandError(d: { width: unknown; height: unknown; fps: unknown }
     }
   }
   return null;
+}
+
+/** Pixels encoded per second by a rendition (the encoder's cost grows with it). */
+export function pixelRate(r: Rendition): number {
+  return r.width * r.height * r.fps;
+}
+
+/**
+ * Every rendition at or below the demand's, most expensive first: the steps a viewer can be moved
+ * down (a slow link, a slow decoder, a spent encode budget) and back up, ordered by pixel rate
+ * (which both encode cost and bitrate follow), the higher fps first on a tie.
+ */
+export function renditionLadder(want: Rendition, src: Rendition): Rendition[] {
+  const top = renditionFor(want, src);
+  const out = new Map<string, Rendition>();
+  const widths = WIDTH_CLASSES.filter((w) => w < top.width);
+  const fpss = FPS_CLASSES.filter((f) => f <= top.fps);
+  if (!fpss.includes(top.fps as (typeof FPS_CLASSES)[number])) fpss.push(top.fps as 15);
+  for (const w of [top.width, ...widths]) {
+    for (const fps of fpss) {
+      const r = renditionFor({ width: w, height: 1e6, fps }, src);
+      out.set(`${r.width}x${r.height}@${r.fps}`, r);
+    }
+  }
+  return [...out.values()].sort((a, b) => pixelRate(b) - pixelRate(a) || b.fps - a.fps);
 }

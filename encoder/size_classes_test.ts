@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { demandError, renditionFor } from "./size_classes.ts";
+import { demandError, pixelRate, renditionFor, renditionLadder } from "./size_classes.ts";
 
 const SRC = { width: 1280, height: 720, fps: 60 };
 
@@ -19,7 +19,7 @@ Deno.test("never wider than the source, keeps aspect, even sizes", () => {
     height: 333,
     fps: 30,
   });
-  assert.deepEqual(odd, { width: 334, height: 334, fps: 30 });
+  assert.deepEqual(odd, { width: 332, height: 332, fps: 30 });
 });
 
 Deno.test("letterboxed tile asks for the picture's drawn size", () => {
@@ -39,4 +39,28 @@ Deno.test("bad demands are described", () => {
   assert.match(demandError({ width: 10, height: "x", fps: 30 })!, /height must be/);
   assert.match(demandError({ width: 10, height: 10, fps: NaN })!, /fps must be/);
   assert.equal(demandError({ width: 10, height: 10, fps: 30 }), null);
+});
+
+Deno.test("an odd source is cropped to even, never stretched", () => {
+  const src = { width: 1917, height: 1079, fps: 60 };
+  assert.deepEqual(renditionFor({ width: 4000, height: 4000, fps: 60 }, src), {
+    width: 1916,
+    height: 1078,
+    fps: 60,
+  });
+  const r = renditionFor({ width: 640, height: 360, fps: 30 }, src);
+  assert.ok(r.width <= 640 && r.height <= 1079 && r.width % 2 === 0 && r.height % 2 === 0);
+});
+
+Deno.test("the ladder runs from the demand's rendition down to 320 wide at 15 fps", () => {
+  const l = renditionLadder({ width: 1280, height: 720, fps: 60 }, SRC);
+  assert.deepEqual(l[0], { width: 1280, height: 720, fps: 60 });
+  assert.deepEqual(l.at(-1), { width: 320, height: 180, fps: 15 });
+  for (let i = 1; i < l.length; i++) assert.ok(pixelRate(l[i]) <= pixelRate(l[i - 1]));
+  assert.equal(new Set(l.map((r) => `${r.width}x${r.fps}`)).size, l.length);
+  // A 30 fps source has no 60 fps step.
+  assert.ok(
+    renditionLadder({ width: 640, height: 360, fps: 60 }, { ...SRC, fps: 30 })
+      .every((r) => r.fps <= 30),
+  );
 });

@@ -80,7 +80,46 @@ export type VideoClientMessage =
     fps: number;
   }
   | { type: "unsubscribe"; stream: number }
-  | { type: "keyframe"; stream: number }; // the decoder saw a gap: ask for an IDR
+  | { type: "keyframe"; stream: number } // the decoder saw a gap: ask for an IDR
+  | VideoAck
+  | VideoReport;
+
+/**
+ * Sent by the page for every binary frame the moment it arrives. smx bounds what it has in
+ * flight to a viewer by these: the kernel's socket buffers are invisible to `bufferedAmount`, so
+ * only the receiver can say how far behind it is.
+ */
+export interface VideoAck {
+  type: "ack";
+  stream: number;
+  frame: number;
+}
+
+/**
+ * The page's view of one stream, about twice a second: whether its decoder and canvas keep up
+ * with the rendition's rate. smx lowers the rate before frames queue in the page.
+ */
+export interface VideoReport {
+  type: "report";
+  stream: number;
+  /** Frames drawn in the last second. */
+  fps: number;
+  /** Chunks waiting in the VideoDecoder. */
+  decodeQueue: number;
+  /** Median arrival → decoded and draw durations, ms. */
+  decodeMs: number;
+  drawMs: number;
+}
+
+/** Seconds between a page's reports per stream (smx tolerates any cadence). */
+export const VIDEO_REPORT_INTERVAL_MS = 500;
+
+/**
+ * Why a viewer gets less than it asked for: its link is slower than the rendition ("link"), its
+ * decoder or canvas cannot keep up ("decoder"), smx's encoder cannot ("encoder"), or the
+ * machine's encode budget is spent and an existing rendition serves it ("budget").
+ */
+export type VideoLimit = "link" | "decoder" | "encoder" | "budget";
 
 /** smx → client control messages on the video socket. */
 export type VideoServerMessage =
@@ -93,6 +132,8 @@ export type VideoServerMessage =
     fps: number;
     encoder: string;
     codec: string; // e.g. "avc1.4d401f" for VideoDecoder.configure
+    /** Present when the rendition is below the demand's, with the reason and what was asked. */
+    limited?: { by: VideoLimit; asked: { width: number; height: number; fps: number } };
   }
   | { type: "ended"; stream: number; reason: string }
   | { type: "error"; stream?: number; message: string };

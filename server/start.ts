@@ -6,6 +6,13 @@ import { EngineService } from "./engine/engine_service.ts";
 import { serveParamClient } from "./params/serve_param_client.ts";
 import { spawnDemoEngine, type SpawnedDemo } from "../demo/spawn.ts";
 import { EncodeSessionManager } from "../encoder/manager.ts";
+import {
+  budgetFromCost,
+  DEFAULT_MAX_SESSIONS,
+  type EncodeBudget,
+  encodingCores,
+  measureEncodeCost,
+} from "../encoder/budget.ts";
 import { H264Encoder } from "../ffi/encoder.ts";
 import { listSenders } from "../ffi/ring.ts";
 import { prepareEmbeddedShim } from "../ffi/lib.ts";
@@ -24,6 +31,10 @@ export interface StartOptions {
   engineSelect?: string;
   demo: boolean;
   encoders?: string[];
+  /** Encoded megapixels per second over all sessions (default: measured at start-up). */
+  encodeBudgetMpx?: number;
+  /** Concurrent encode sessions (default 8). */
+  maxEncoders?: number;
   dev: boolean;
   log: Logger;
 }
@@ -41,6 +52,25 @@ async function probeEncoder(preference?: string[]): Promise<{ name: string; skip
     return { name: enc.name, skipped: enc.skipped };
   } finally {
     enc.close();
+  }
+}
+
+/** The encode budget: configured, or measured on this machine's encoder now. */
+async function encodeBudget(o: StartOptions, log: Logger): Promise<EncodeBudget> {
+  const maxSessions = o.maxEncoders ?? DEFAULT_MAX_SESSIONS;
+  if (o.encodeBudgetMpx) return { maxSessions, pixelsPerSecond: o.encodeBudgetMpx * 1e6 };
+  try {
+    const msPerMpx = await measureEncodeCost(o.encoders);
+    const b = budgetFromCost(msPerMpx, encodingCores(), maxSessions);
+    log.info(
+      `encode budget: ${Math.round(b.pixelsPerSecond / 1e6)} Mpx/s (${
+        msPerMpx.toFixed(1)
+      } ms per Mpx on ${encodingCores()} core(s)), ${maxSessions} sessions`,
+    );
+    return b;
+  } catch (e) {
+    log.warn(`encode budget not measured (${(e as Error).message}): sessions only`);
+    return { maxSessions, pixelsPerSecond: Infinity };
   }
 }
 
@@ -69,8 +99,10 @@ export async function start(o: StartOptions): Promise<Running> {
   const mirror = engines.mirror;
   // While the link is down the last engine's senders stay listed: tiles keep their sources and
   // show "waiting for video" instead of being replaced by whatever rings happen to be around.
+  let wakeSessions = () => {};
   const syncSenders = () => {
     if (mirror.descriptor) catalog.setEngineSenders(mirror.descriptor.senders);
+    wakeSessions(); // an engine that came back: its sessions reopen now, not after backoff
   };
   mirror.subscribe((e) => {
     if (e.type !== "delta") syncSenders();
@@ -84,11 +116,14 @@ export async function start(o: StartOptions): Promise<Running> {
     log.error(`no H.264 encoder can be opened: ${(e as Error).message}`);
   }
 
+  const budget = await encodeBudget(o, log);
   const sessions = new EncodeSessionManager({
     resolveSource: (id) => catalog.resolve(id),
     encoderPreference: o.encoders,
+    budget,
     log: (m) => log.debug(m),
   });
+  wakeSessions = () => sessions.wakeAll();
   const videoClients = new Set<VideoClient>();
   const assets = await UiAssets.load({ watch: o.dev, log: (m) => log.info(m) });
 
@@ -117,6 +152,7 @@ export async function start(o: StartOptions): Promise<Running> {
     assets,
     hello,
     stats: () => ({
+      budget: { ...budget, pixelsInUse: sessions.pixelRate },
       sessions: sessions.stats(),
       videoClients: [...videoClients].map((c) => c.stats()),
     }),

@@ -5,6 +5,7 @@
  */
 import type { ReadonlySignal } from "@preact/signals";
 
+import type { VideoLimit } from "../../protocol/video.ts";
 import type {
   ChannelMeta,
   LinkState as EngineLinkState,
@@ -12,7 +13,7 @@ import type {
   PointerChannels,
 } from "../../protocol/params.ts";
 
-export type { ChannelMeta, ParamValue };
+export type { ChannelMeta, ParamValue, VideoLimit };
 
 /** The health of one of our own links (to smx today; to a relay later). */
 export type ConnectionState = "connecting" | "open" | "reconnecting";
@@ -56,6 +57,17 @@ export interface StreamInfo {
   encoder: string;
   /** WebCodecs codec string, e.g. "avc1.4d401f". */
   codec: string;
+  /** Set when the sender gives less than the demand asked, and why. */
+  limited?: { by: VideoLimit; asked: VideoDemand };
+}
+
+/** How the page keeps up with a stream (sent to the sender twice a second). */
+export interface PlaybackReport {
+  /** Frames drawn in the last second. */
+  fps: number;
+  decodeQueue: number;
+  decodeMs: number;
+  drawMs: number;
 }
 
 /** One encoded access unit, ready for `new EncodedVideoChunk` (H.264 Annex-B, no description). */
@@ -90,6 +102,8 @@ export interface VideoSubscription {
   setDemand(d: VideoDemand | null): void;
   /** Ask the sender for an IDR (after a gap, a drop or a decode error). */
   requestKeyframe(): void;
+  /** How playback keeps up: the sender lowers the rate before frames queue in the page. */
+  report(r: PlaybackReport): void;
   /** Unsubscribe for good. */
   close(): void;
 }

@@ -69,6 +69,10 @@ export class DecodePipeline {
   info(i: StreamInfo): void {
     this.stats.encoder = i.encoder;
     this.stats.codec = i.codec;
+    this.stats.rendition = `${i.width}x${i.height}@${i.fps}`;
+    this.stats.limited = i.limited
+      ? `${i.limited.by} (asked ${i.limited.asked.width}x${i.limited.asked.height}@${i.limited.asked.fps})`
+      : "";
     this.#stride = Math.max(1, Math.round((this.sourceFps || i.fps) / Math.max(1, i.fps)));
     this.#configure({
       codec: i.codec,

@@ -47,6 +47,10 @@ export interface TileSnapshot {
   encoder: string;
   codec: string;
   renderer: string;
+  /** The rendition the sender gives ("1280x720@60"). */
+  rendition: string;
+  /** Why it is below the demand ("link (asked 1280x720@60)"); "" when it is not. */
+  limited: string;
 }
 
 export class TileStats {
@@ -66,6 +70,8 @@ export class TileStats {
   encoder = "";
   codec = "";
   renderer = "";
+  rendition = "";
+  limited = "";
 
   readonly g2g = new Ring(600);
   /** Decoded → draw started (waiting for the animation frame). */
@@ -134,6 +140,8 @@ export class TileStats {
       encoder: this.encoder,
       codec: this.codec,
       renderer: this.renderer,
+      rendition: this.rendition,
+      limited: this.limited,
     };
   }
 }

@@ -34,7 +34,13 @@ export function StatsOverlay({ stats }: { stats: { current: TileStats | null } }
       <dt>queue</dt>
       <dd data-stat="queue">{s.decodeQueue}</dd>
       <dt>size</dt>
-      <dd>{s.codedWidth}×{s.codedHeight}</dd>
+      <dd data-stat="rendition">{s.rendition || `${s.codedWidth}×${s.codedHeight}`}</dd>
+      {s.limited && (
+        <>
+          <dt>limited</dt>
+          <dd data-stat="limited" class="limited">{s.limited}</dd>
+        </>
+      )}
       <dt>encoder</dt>
       <dd data-stat="encoder">{s.encoder || "–"}</dd>
       <dt>drops</dt>

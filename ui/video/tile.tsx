@@ -14,6 +14,7 @@ import { PointerForwarder } from "./pointer.ts";
 import { Presenter, type RendererKind } from "./present.ts";
 import { TileStats } from "./stats.ts";
 import { StatsOverlay } from "./stats_overlay.tsx";
+import { VIDEO_REPORT_INTERVAL_MS } from "../../protocol/video.ts";
 
 type TileStatus = "idle" | "waiting" | "playing" | "ended";
 
@@ -86,6 +87,18 @@ export function Tile(
       },
     });
 
+    // Tell the sender how playback keeps up, so it lowers the rate before frames queue here.
+    const reporter = setInterval(() => {
+      if (!sub || status.peek() !== "playing") return;
+      const snap = stats.snapshot();
+      sub.report({
+        fps: snap.fps,
+        decodeQueue: snap.decodeQueue,
+        decodeMs: Number.isFinite(snap.decodeMs) ? snap.decodeMs : 0,
+        drawMs: Number.isFinite(snap.drawMs) ? snap.drawMs : 0,
+      });
+    }, VIDEO_REPORT_INTERVAL_MS);
+
     const demand = new DemandTracker(box, () => srcRef.current, (d) => {
       sub?.setDemand(d);
       if (!d) status.value = "idle";
@@ -100,6 +113,7 @@ export function Tile(
       : null;
 
     return () => {
+      clearInterval(reporter);
       pointer?.close();
       demand.close();
       sub?.close();

@@ -94,6 +94,9 @@ export class LocalVideoSource implements VideoSource {
       requestKeyframe: () => {
         if (s.demand && s.sent) this.#send({ type: "keyframe", stream: id });
       },
+      report: (r) => {
+        if (s.demand && s.sent) this.#send({ type: "report", stream: id, ...r });
+      },
       close: () => {
         clearTimeout(s.retry);
         if (!this.#subs.delete(id)) return;
@@ -139,9 +142,12 @@ export class LocalVideoSource implements VideoSource {
       } catch {
         return; // foreign or truncated: nothing to decode
       }
-      const s = this.#subs.get(f.header.stream);
-      if (!s || !s.demand) return; // a late frame of a stream we let go
       const h = f.header;
+      // Acknowledge at once, before any work: smx bounds each viewer's delay by these, so an ack
+      // must mean "arrived", never "decoded" (and a let-go stream's frames are acked too).
+      this.#send({ type: "ack", stream: h.stream, frame: h.frame });
+      const s = this.#subs.get(h.stream);
+      if (!s || !s.demand) return; // a late frame of a stream we let go
       s.retries = 0;
       s.sink.frame({
         keyframe: h.keyframe,
@@ -174,6 +180,7 @@ export class LocalVideoSource implements VideoSource {
             fps: m.fps,
             encoder: m.encoder,
             codec: m.codec,
+            ...(m.limited ? { limited: m.limited } : {}),
           });
         }
         return;
