@@ -23,6 +23,9 @@ flags (each also from an environment variable):
   --no-demo            do not start the demo engine when no engine is found (SMX_NO_DEMO=1)
   --encoders LIST      encoder preference, comma-separated (SMX_ENCODERS,
                        default h264_nvenc,libx264)
+  --encode-budget MPX  encoded megapixels/s over all sessions (SMX_ENCODE_BUDGET,
+                       default: measured at start-up); beyond it existing renditions serve
+  --max-encoders N     concurrent encode sessions (SMX_MAX_ENCODERS, default 8)
   --log-level L        debug | info | warn | error (SMX_LOG_LEVEL, default info)
   --dev                rebuild the UI when ui/ changes
   -h, --help           this text
@@ -53,6 +56,8 @@ async function main(argv: string[]): Promise<void> {
         "engine-select": { type: "string", default: env("SMX_ENGINE_SELECT") },
         "no-demo": { type: "boolean", default: env("SMX_NO_DEMO") === "1" },
         encoders: { type: "string", default: env("SMX_ENCODERS") },
+        "encode-budget": { type: "string", default: env("SMX_ENCODE_BUDGET") },
+        "max-encoders": { type: "string", default: env("SMX_MAX_ENCODERS") },
         "log-level": { type: "string", default: env("SMX_LOG_LEVEL") ?? "info" },
         dev: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -70,6 +75,14 @@ async function main(argv: string[]): Promise<void> {
   if (!isLogLevel(level)) fail(`--log-level ${level}: debug, info, warn or error`);
   if (f.bind !== "127.0.0.1" && f.bind !== "::1" && f.bind !== "localhost") {
     fail(`--bind ${f.bind}: only loopback is served until LAN pairing exists`);
+  }
+  const budgetMpx = f["encode-budget"] === undefined ? undefined : Number(f["encode-budget"]);
+  if (budgetMpx !== undefined && !(budgetMpx > 0)) {
+    fail(`--encode-budget ${f["encode-budget"]}: a positive number of megapixels per second`);
+  }
+  const maxEncoders = f["max-encoders"] === undefined ? undefined : Number(f["max-encoders"]);
+  if (maxEncoders !== undefined && !(Number.isInteger(maxEncoders) && maxEncoders >= 1)) {
+    fail(`--max-encoders ${f["max-encoders"]}: a whole number from 1`);
   }
   const log = createLogger(level);
 
@@ -94,6 +107,8 @@ async function main(argv: string[]): Promise<void> {
       engineSelect: f["engine-select"],
       demo: !f["no-demo"],
       encoders: f.encoders?.split(",").map((s) => s.trim()).filter(Boolean),
+      encodeBudgetMpx: budgetMpx,
+      maxEncoders,
       dev: f.dev!,
       log,
     });
