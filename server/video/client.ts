@@ -53,8 +53,8 @@ const TICK_MS = 250;
 const BUDGET_RETRY_MS = 2000;
 
 /** Keyframe requests a client may cause (its own and its streams' drops): per second, burst. */
-const KEYFRAME_RATE = 2;
-const KEYFRAME_BURST = 4;
+const KEYFRAME_RATE = 1;
+const KEYFRAME_BURST = 3;
 /** Subscribes (tiles appearing, resizes) per second, burst. */
 const SUBSCRIBE_RATE = 10;
 const SUBSCRIBE_BURST = 40;
