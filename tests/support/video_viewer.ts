@@ -26,20 +26,18 @@ export interface ViewerOptions {
 }
 
 export class VideoViewer {
-  readonly frames: ArrivedFrame[] = [];
-  readonly messages: VideoServerMessage[] = [];
-  private constructor(readonly ws: RawWs) {}
+  private constructor(
+    readonly ws: RawWs,
+    readonly frames: ArrivedFrame[],
+    readonly messages: VideoServerMessage[],
+  ) {}
 
   static async connect(port: number, o: ViewerOptions = {}): Promise<VideoViewer> {
-    let viewer: VideoViewer | undefined;
-    const pending: Array<() => void> = [];
+    const frames: ArrivedFrame[] = [];
+    const messages: VideoServerMessage[] = [];
     const ws = await RawWs.connect(port, "/ws/video", {
       readBytesPerSecond: o.readBytesPerSecond,
-      onText: (t) => {
-        const m = JSON.parse(t);
-        if (viewer) viewer.messages.push(m);
-        else pending.push(() => viewer!.messages.push(m));
-      },
+      onText: (t) => messages.push(JSON.parse(t)),
       onBinary: (data) => {
         const { header: h } = unpackVideoFrame(data.slice().buffer);
         const now = Date.now();
@@ -56,13 +54,10 @@ export class VideoViewer {
         if (o.ack !== false) {
           void ws.sendText(JSON.stringify({ type: "ack", stream: h.stream, frame: h.frame }));
         }
-        if (viewer) viewer.frames.push(f);
-        else pending.push(() => viewer!.frames.push(f));
+        frames.push(f);
       },
     });
-    viewer = new VideoViewer(ws);
-    for (const p of pending) p();
-    return viewer;
+    return new VideoViewer(ws, frames, messages);
   }
 
   subscribe(stream: number, source: string, width: number, height: number, fps: number) {
