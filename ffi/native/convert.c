@@ -81,9 +81,13 @@ static int convert_then_scale(smx_converter *cv, const uint8_t *src, uint32_t w,
 
 int smx_convert(smx_converter *cv, const uint8_t *src, uint32_t width, uint32_t height,
                 uint32_t stride, uint32_t format, const smx_yuv_image *dst) {
-  if (width == dst->width && height == dst->height) {
-    if (to_yuv(src, (int)stride, (int)width, (int)height, format, dst->plane, dst->stride,
-               dst->nv12))
+  /* Same size, or an odd source into its even rendition (1917x1079 -> 1916x1078): convert the
+   * top-left rectangle, dropping the last column/row. Resampling for one pixel would blur the
+   * whole picture (and the frame stamp) for nothing. */
+  if (width >= dst->width && height >= dst->height && width - dst->width <= 1 &&
+      height - dst->height <= 1) {
+    if (to_yuv(src, (int)stride, (int)dst->width, (int)dst->height, format, dst->plane,
+               dst->stride, dst->nv12))
       return smx_fail(SMX_E_INVALID_ARG, "convert: colour conversion refused %ux%u", width,
                       height);
     return SMX_OK;
