@@ -84,8 +84,15 @@ async function churn() {
   for (let i = 0; i < CHURN; i++) {
     const [w, fps] = sizes[i % sizes.length];
     const n = v.frames.length;
-    await v.subscribe(1, "plugin-a", w, w, fps);
-    await waitFor(() => v.frames.length > n, `frame of session ${i}`);
+    // smx allows a page 20 subscribes a second (burst 60): retry a refused one like a page.
+    for (;;) {
+      const m = v.messages.length;
+      await v.subscribe(1, "plugin-a", w, w, fps);
+      const refused = () => v.messages.slice(m).some((x) => x.type === "error");
+      await waitFor(() => v.frames.length > n || refused(), `frame of session ${i}`);
+      if (v.frames.length > n) break;
+      await sleep(100);
+    }
     await v.send({ type: "unsubscribe", stream: 1 });
   }
   await sleep(2000); // the last session stops and frees

@@ -55,9 +55,9 @@ const BUDGET_RETRY_MS = 2000;
 /** Keyframe requests a client may cause (its own and its streams' drops): per second, burst. */
 const KEYFRAME_RATE = 1;
 const KEYFRAME_BURST = 3;
-/** Subscribes (tiles appearing, resizes) per second, burst. */
-const SUBSCRIBE_RATE = 10;
-const SUBSCRIBE_BURST = 40;
+/** Subscribes (tiles appearing, resizes: a tile re-keys at most every 150 ms) per second, burst. */
+const SUBSCRIBE_RATE = 20;
+const SUBSCRIBE_BURST = 60;
 
 interface Stream {
   id: number;
