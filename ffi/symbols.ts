@@ -3,12 +3,14 @@
  * section sits beside the code it describes. Every entry carries its C signature as a comment.
  */
 import { commonSymbols } from "./symbols/common.ts";
+import { limitsSymbols } from "./symbols/limits.ts";
 import { ringSymbols } from "./symbols/ring.ts";
 import { patternSymbols } from "./symbols/pattern.ts";
 import { encoderSymbols } from "./symbols/encoder.ts";
 
 export const symbols = {
   ...commonSymbols,
+  ...limitsSymbols,
   ...ringSymbols,
   ...patternSymbols,
   ...encoderSymbols,
