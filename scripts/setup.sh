@@ -17,7 +17,7 @@ as_root() {
 
 packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libyuv-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  packages+=(ffmpeg chromium fonts-dejavu-core)
+  packages+=(ffmpeg chromium fonts-dejavu-core valgrind)
 fi
 missing=()
 for p in "${packages[@]}"; do
