@@ -14,7 +14,17 @@
  */
 
 export const PARAMS_WIRE_VERSION = 1;
-/** Largest message a peer accepts from a client (browsers, smx writes). Larger → `too_large`. */
+/**
+ * Largest message a peer accepts from a client (browsers, smx writes). Larger → `too_large` and
+ * close 1009. In Deno this is checked only once the runtime has buffered the whole message:
+ * Deno.upgradeWebSocket has no size option (2.9.6: protocol, idleTimeout, socket, head;
+ * denoland/deno#15809), so its own cap — fastwebsockets' 64 MiB default — is the only one applied
+ * while receiving; bigger messages fail the connection at the frame header, before buffering.
+ * Measured (2-core VM): four concurrent 60 MiB messages at smx's /ws/params took RSS from 39 MB
+ * to a 422–488 MB peak (about 110 MB each: the frame buffer and the JS string), all refused and
+ * closed 1009; one of 64 MiB + 1 byte peaked at 45 MB. smx listens on loopback with Host/Origin
+ * checks, which is what limits who can send them.
+ */
 export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 /** Largest string value; longer strings are refused (`out_of_range`). */
 export const MAX_STRING_CHARS = 4096;
@@ -361,7 +371,11 @@ export function parseClientMessage(text: string): Parsed<ClientMsg> {
       return { ok: true, msg: m as unknown as SyncMsg };
     case "ping":
     case "pong":
-      if (typeof m.t !== "number") return fail("bad_message", `${m.type} needs a number t`);
+      // Finite: JSON.parse turns 1e400 into Infinity, and a pong echoing it as `"t":Infinity`
+      // would not be JSON (peers answer with a template for speed).
+      if (typeof m.t !== "number" || !Number.isFinite(m.t)) {
+        return fail("bad_message", `${m.type} needs a finite number t, got ${show(m.t)}`);
+      }
       return { ok: true, msg: m as unknown as PingMsg | PongMsg };
     default:
       return fail("unknown_type", `unknown message type ${show(m.type)}`, id);

@@ -4,8 +4,11 @@
  * same rev). Its writes are checked here — size, UTF-8, JSON, shape, rate, then the spec via the
  * mirror — and only valid ones reach the engine. Nothing a client sends can throw out of here.
  *
- * A client that reads too slowly (socket buffer over `maxBufferedBytes`) stops getting deltas and
- * gets one fresh snapshot once its buffer drains, instead of an ever-growing backlog.
+ * What one client may cost smx is bounded: its rate (flood_guard.ts: a sustained flood is closed
+ * 1008), what smx queues for it (outbox.ts: deltas pause and snapshots coalesce when it reads
+ * slowly; a client that stays stuck, or whose send buffer passes a hard cap, is closed 4008), and
+ * its message size (64 KiB → `too_large`, close 1009). The runtime buffers a whole message before
+ * smx sees it; see MAX_CLIENT_MESSAGE_BYTES in protocol/params.ts for what that costs.
  */
 import {
   errorMsg,
@@ -17,7 +20,8 @@ import {
 } from "../../protocol/params.ts";
 import type { MirrorEvent, ParamMirror } from "../engine/param_mirror.ts";
 import { ParamWriteError } from "../../protocol/params_client.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { FloodGuard, type FloodVerdict } from "./flood_guard.ts";
+import { Outbox } from "./outbox.ts";
 
 export interface ServeParamOptions {
   maxMessageBytes?: number;
@@ -25,13 +29,20 @@ export interface ServeParamOptions {
   ratePerSecond?: number;
   /** Burst allowance (default 2 × ratePerSecond). */
   burst?: number;
-  /** Close the client after this many refusals for rate within one burst window (default burst). */
+  /** Close after more than this many refused messages within one second (default ratePerSecond). */
   floodCloseAfter?: number;
+  /** Close a client refused for longer than this without a 1 s pause (default 2000 ms). */
+  floodCloseMs?: number;
   /** Ping a client that sent nothing for this long (it answers `pong`). Default 5000. */
   pingMs?: number;
   /** Close a client that sent nothing (not even a pong) for this long. Default 30000. */
   idleMs?: number;
+  /** Deltas pause (and one snapshot is owed) above this many buffered bytes. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** Disconnect (4008) a client whose send buffer passes this. Default 4 MiB. */
+  maxBufferedHardBytes?: number;
+  /** Disconnect (4008) a client owed a snapshot it could not take for this long. Default 15000. */
+  stallCloseMs?: number;
   label?: string;
   log?: (level: "info" | "warn", msg: string) => void;
 }
@@ -42,12 +53,17 @@ export interface ParamClientStats {
   refused: number;
   rateLimited: number;
   snapshotsSent: number;
+  snapshotsCoalesced: number;
   deltasSent: number;
   deltasSkipped: number;
 }
 
 export interface ParamClientHandle {
   readonly stats: ParamClientStats;
+  /** Bytes queued on the socket and not yet taken by the kernel. */
+  readonly bufferedAmount: number;
+  /** How smx closed this client (null while open or when the client closed first). */
+  readonly closedWith: { code: number; reason: string } | null;
   close(code?: number, reason?: string): void;
 }
 
@@ -58,78 +74,70 @@ export function serveParamClient(
 ): ParamClientHandle {
   const maxBytes = opts.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
   const rate = opts.ratePerSecond ?? 1000;
-  const bucket = new TokenBucket(rate, opts.burst ?? 2 * rate);
-  const floodCloseAfter = opts.floodCloseAfter ?? opts.burst ?? 2 * rate;
-  const maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
+  const flood = new FloodGuard({
+    ratePerSecond: rate,
+    burst: opts.burst ?? 2 * rate,
+    closeAfterRefusals: opts.floodCloseAfter,
+    closeAfterMs: opts.floodCloseMs,
+  });
   const idleMs = opts.idleMs ?? 30000;
   const pingMs = opts.pingMs ?? 5000;
   const log = opts.log ?? (() => {});
   const label = opts.label ?? "client";
-  const stats: ParamClientStats = {
-    received: 0,
-    forwarded: 0,
-    refused: 0,
-    rateLimited: 0,
-    snapshotsSent: 0,
-    deltasSent: 0,
-    deltasSkipped: 0,
-  };
+  let received = 0, forwarded = 0, refused = 0, rateLimited = 0;
   let lastIn = Date.now();
   let lastPing = 0;
-  let refusedInRow = 0;
-  let lagging = false;
   let unsubscribe = () => {};
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
+  let closedWith: { code: number; reason: string } | null = null;
   socket.binaryType = "arraybuffer";
 
-  const send = (text: string) => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(text);
-  };
-  const refuse = (e: ParamError, id?: number, path?: string) => {
-    stats.refused++;
-    send(JSON.stringify(errorMsg(e, id, path)));
-  };
-  const sendSnapshot = () => {
-    const s = mirror.snapshot();
-    if (!s) return;
-    stats.snapshotsSent++;
-    send(JSON.stringify(s));
-  };
-  const close = (code = 1000, reason = "closing") => {
-    if (closed) return;
+  const finish = () => {
+    if (closed) return false;
     closed = true;
     unsubscribe();
     clearInterval(timer);
+    out.close();
+    return true;
+  };
+  const close = (code = 1000, reason = "closing") => {
+    if (!finish()) return;
+    closedWith = { code, reason };
     try {
       socket.close(code, reason);
     } catch { /* already closed */ }
   };
+  const snapshotText = () => {
+    const s = mirror.snapshot();
+    return s ? JSON.stringify(s) : null;
+  };
+  const out = new Outbox(socket, snapshotText, {
+    softBytes: opts.maxBufferedBytes ?? 1 << 20,
+    hardBytes: opts.maxBufferedHardBytes ?? 4 << 20,
+    stallMs: opts.stallCloseMs ?? 15000,
+  }, (reason) => {
+    log("warn", `${label}: ${reason}; disconnected`);
+    close(4008, reason);
+  });
+  const send = (text: string) => out.send(text);
+  const refuse = (e: ParamError, id?: number, path?: string) => {
+    refused++;
+    send(JSON.stringify(errorMsg(e, id, path)));
+  };
 
   const onMirror = (e: MirrorEvent) => {
-    if (e.type === "delta") {
-      if (lagging) {
-        stats.deltasSkipped++;
-        return;
-      }
-      if (socket.bufferedAmount > maxBuffered) {
-        lagging = true; // resumes with a snapshot in the timer below
-        stats.deltasSkipped++;
-        log("warn", `${label}: too slow, deltas paused until its buffer drains`);
-        return;
-      }
-      stats.deltasSent++;
-      send(e.raw);
-    } else if (e.type === "snapshot") {
-      if (!lagging) sendSnapshot();
-    } else send(JSON.stringify(e.link));
+    if (e.type === "delta") out.delta(e.raw);
+    else if (e.type === "snapshot") out.requestSnapshot();
+    else send(JSON.stringify(e.link));
   };
 
   const onSet = (m: SetMsg) => {
     mirror.write(m.path, m.value).then(
       (r) => {
-        stats.forwarded++;
-        send(`{"v":1,"type":"ack","id":${m.id},"rev":${r.rev}}`);
+        forwarded++;
+        // Built with JSON.stringify: the rev comes from the engine and must not break the JSON.
+        send(JSON.stringify({ v: 1, type: "ack", id: m.id, rev: r.rev }));
       },
       (err) => {
         const e = err instanceof ParamWriteError
@@ -140,24 +148,28 @@ export function serveParamClient(
     );
   };
 
+  const onRateLimited = (verdict: FloodVerdict, data: unknown) => {
+    rateLimited++;
+    if (verdict === "close") {
+      log("warn", `${label}: closed for flooding (${flood.reason})`);
+      close(1008, flood.reason);
+    } else if (verdict === "reply") {
+      const p = typeof data === "string" && data.length < 512 ? parseClientMessage(data) : null;
+      const id = p?.ok && p.msg.type === "set" ? p.msg.id : undefined;
+      refuse({
+        code: "rate_limited",
+        message: `over ${rate} messages/s: messages are dropped, and this second's further ` +
+          "refusals go unanswered; keep it up and the connection is closed",
+      }, id);
+    }
+  };
+
   const onMessage = (data: unknown) => {
     if (closed) return;
     lastIn = Date.now();
-    stats.received++;
-    if (!bucket.take()) {
-      stats.rateLimited++;
-      if (++refusedInRow > floodCloseAfter) {
-        log("warn", `${label}: closed for flooding (> ${rate} msg/s)`);
-        refuse({ code: "rate_limited", message: `closing: sustained flood over ${rate} msg/s` });
-        close(1008, "rate limit exceeded");
-        return;
-      }
-      const p = typeof data === "string" && data.length < 512 ? parseClientMessage(data) : null;
-      const id = p?.ok && p.msg.type === "set" ? p.msg.id : undefined;
-      refuse({ code: "rate_limited", message: `over ${rate} messages/s; message dropped` }, id);
-      return;
-    }
-    refusedInRow = 0;
+    received++;
+    const verdict = flood.check();
+    if (verdict !== "pass") return onRateLimited(verdict, data);
     const t = messageText(data, maxBytes);
     if (!t.ok) {
       refuse(t.error);
@@ -168,15 +180,13 @@ export function serveParamClient(
     if (!p.ok) return refuse(p.error, p.id);
     const m = p.msg;
     if (m.type === "set") onSet(m);
-    else if (m.type === "sync") {
-      lagging = false;
-      sendSnapshot();
-    } else if (m.type === "ping") send(`{"v":1,"type":"pong","t":${m.t}}`);
+    else if (m.type === "sync") out.requestSnapshot();
+    else if (m.type === "ping") send(`{"v":1,"type":"pong","t":${m.t}}`); // t: finite (parser)
   };
 
   const start = () => {
     send(JSON.stringify(mirror.link));
-    if (mirror.state === "connected") sendSnapshot();
+    if (mirror.state === "connected") out.requestSnapshot();
     unsubscribe = mirror.subscribe(onMirror);
     timer = setInterval(() => {
       const now = Date.now();
@@ -184,9 +194,6 @@ export function serveParamClient(
       else if (now - lastIn > pingMs && now - lastPing > pingMs) {
         lastPing = now; // browsers cannot send WebSocket pings; the protocol's ping keeps it alive
         send(`{"v":1,"type":"ping","t":${now}}`);
-      } else if (lagging && socket.bufferedAmount < maxBuffered / 4) {
-        lagging = false;
-        sendSnapshot();
       }
     }, 250);
   };
@@ -198,9 +205,20 @@ export function serveParamClient(
       log("warn", `${label}: message handling failed: ${(e as Error).message}`);
     }
   });
-  socket.addEventListener("close", () => close());
+  socket.addEventListener("close", () => finish());
   socket.addEventListener("error", () => {});
   if (socket.readyState === WebSocket.OPEN) start();
   else socket.addEventListener("open", start, { once: true });
-  return { stats, close };
+  return {
+    get stats(): ParamClientStats {
+      return { received, forwarded, refused, rateLimited, ...out.stats };
+    },
+    close,
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    get closedWith() {
+      return closedWith;
+    },
+  };
 }
