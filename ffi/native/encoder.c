@@ -21,6 +21,7 @@
 
 #include "convert.h"
 #include "encoder_options.h"
+#include "heap.h"
 
 struct smx_encoder {
   /* registry (guarded by reg_mu) */
@@ -331,6 +332,7 @@ static void destroy(smx_encoder *e) {
   av_packet_free(&e->pkt);
   smx_converter_free(&e->conv);
   free(e);
+  smx_heap_release(); /* the session's ~26 MB (at 720p) back to the system: heap.h */
 }
 
 /* Encodes one black frame and drops it: the SPS it carries is what this encoder really writes
@@ -353,6 +355,7 @@ static int prime(smx_encoder *e) {
 smx_encoder *smx_encoder_open(const char *preference, uint32_t width, uint32_t height,
                               uint32_t fps, uint32_t bitrate_kbps, char *err, uint32_t err_cap,
                               int32_t *status) {
+  smx_heap_tune(); /* before the first session allocates its pictures: heap.h */
   char msg[1536];
   msg[0] = 0;
   int st = check_session(width, height, fps, bitrate_kbps, msg, sizeof msg);
