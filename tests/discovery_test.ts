@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { discoverEngines, selectEngine } from "../server/engine/discovery.ts";
+import {
+  describeEngine,
+  discoverEngines,
+  EngineSelectError,
+  selectEngine,
+  usableEngines,
+} from "../server/engine/discovery.ts";
 import { writePortFile } from "../server/engine/port_files.ts";
 import { ParamMirror } from "../server/engine/param_mirror.ts";
 import { EngineService } from "../server/engine/engine_service.ts";
@@ -136,8 +142,14 @@ Deno.test("discovery: loopback probe finds an engine without a port file; frame 
     const ring = engines.find((e) => e.via === "frame-ring")!;
     assert.deepEqual(ring.senders, ["orphan-ring"]);
     assert.equal(ring.url, "");
-    // Selection prefers hubs; a probed engine without token is still offered.
-    assert.equal(selectEngine(engines)?.via, "probe");
+    // Listed with why, but never chosen by default: smx cannot link it without its token.
+    assert.equal(probed.usable, false);
+    assert.match(probed.why ?? "", /needs a token/);
+    assert.equal(ring.usable, false);
+    assert.equal(selectEngine(engines), undefined);
+    assert.deepEqual(usableEngines(engines), [], "start-up treats this like no engine");
+    // Named explicitly it is still the choice (the link then says it needs a token).
+    assert.equal(selectEngine(engines, a.name)?.instanceId, a.instanceId);
   } finally {
     await a.kill();
     Deno.removeSync(engineDir, { recursive: true });
@@ -211,6 +223,60 @@ Deno.test("engine service: lists every engine without tokens, follows a choice m
     assert.equal(direct.setsApplied, 1, "the write went to the chosen engine");
   } finally {
     await svc.stop();
+    await Promise.all([a.kill(), b.kill()]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("discovery: another user's engine on the probe range never wins over a usable one", async () => {
+  const ours = Deno.makeTempDirSync({ prefix: "smx-disc-ours-" });
+  const theirs = Deno.makeTempDirSync({ prefix: "smx-disc-theirs-" });
+  const mine = await startDemoEngine({ name: `mine-${uniq()}`, portDir: ours });
+  // Started last (the newest), found by the probe only: its port file is in a folder we do not read.
+  const other = await startDemoEngine({ name: `other-${uniq()}`, portDir: theirs });
+  const probePorts = [other.port, mine.port];
+  const svc = new EngineService({ portDir: ours, probePorts }).start();
+  try {
+    const { engines } = await discoverEngines({ portDir: ours, probePorts });
+    assert.deepEqual(usableEngines(engines).map((e) => e.name), [mine.name]);
+    assert.equal(selectEngine(engines)?.name, mine.name);
+    await svc.mirror.whenConnected(10000);
+    assert.equal(svc.mirror.link.engine?.instanceId, mine.instanceId);
+    const listed = svc.candidates().find((c) => c.name === other.name);
+    assert.equal(listed?.usable, false, "the unusable engine is still listed");
+    assert.match(listed?.why ?? "", /needs a token/);
+    assert.equal(svc.candidates().find((c) => c.name === mine.name)?.usable, true);
+  } finally {
+    await svc.stop();
+    await Promise.all([mine.kill(), other.kill()]);
+    Deno.removeSync(ours, { recursive: true });
+    Deno.removeSync(theirs, { recursive: true });
+  }
+});
+
+Deno.test("discovery: a selector naming two usable engines is an error listing both by pid and URL", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "smx-disc-" });
+  const name = `twin-${uniq()}`;
+  const [a, b] = await Promise.all([
+    startDemoEngine({ name, portDir: dir }),
+    startDemoEngine({ name, portDir: dir }),
+  ]);
+  try {
+    const { engines } = await discoverEngines({ portDir: dir, probePorts: false });
+    assert.throws(() => selectEngine(engines, name), (e: EngineSelectError) => {
+      assert.ok(e instanceof EngineSelectError);
+      assert.equal(e.matches.length, 2);
+      for (const x of [a, b]) {
+        assert.ok(e.message.includes(`pid ${x.pid}`) && e.message.includes(x.url), e.message);
+      }
+      return true;
+    });
+    assert.equal(selectEngine(engines, String(b.pid))?.instanceId, b.instanceId, "pid picks one");
+    // The lines `smx engines` prints tell them apart.
+    const lines = engines.map(describeEngine);
+    assert.notEqual(lines[0], lines[1]);
+    assert.match(lines[0], /pid \d+\thttp:\/\/127\.0\.0\.1:\d+\tvia port-file\tusable/);
+  } finally {
     await Promise.all([a.kill(), b.kill()]);
     Deno.removeSync(dir, { recursive: true });
   }

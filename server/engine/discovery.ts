@@ -8,6 +8,12 @@
  *      file, e.g. another user's; they need a token given by URL before smx can connect);
  *   4. a frame-sender listing: senders no engine claims still give video (no parameters).
  * Several engines → all are returned; `selectEngine` picks by name, pid, instance id or URL.
+ *
+ * Each entry says whether smx can link it (`usable`) and, when not, why: an engine found only by
+ * the probe answers /hello but needs a token smx does not have (another user's engine), a frame
+ * sender has no hub, an explicit URL may not answer. Unusable engines are listed — the user sees
+ * them and why — but never chosen by default, so one of them cannot stop smx from starting the
+ * demo engine or from linking a usable engine.
  */
 import {
   type EngineDescriptor,
@@ -35,6 +41,10 @@ export interface DiscoveredEngine {
   /** Frame-sender names this entry stands for (frame-ring entries). */
   senders?: string[];
   problem?: string;
+  /** smx can link its hub: /hello answered and the token is known (or none is needed). */
+  usable: boolean;
+  /** Why it is not usable (absent when usable). */
+  why?: string;
 }
 
 export interface SenderListing {
@@ -105,8 +115,28 @@ function fromHello(
     startedUtc: h.startedUtc,
     reachable: true,
     hello: h,
+    usable: false, // decided once tokens from every source are known (markUsable)
     ...base,
   };
+}
+
+/** Sets `usable` and `why` from what discovery learned about the entry. */
+function markUsable(e: DiscoveredEngine): void {
+  let why: string | undefined;
+  if (e.url === "") why = "video only: a frame sender without a parameter hub";
+  else if (!e.reachable) why = e.problem ?? `${e.url}/hello did not answer`;
+  else if (!e.token && e.hello?.authRequired !== false) {
+    why = "needs a token: no port file of this user names it (another user's engine?); " +
+      `pass --engine "${e.url}/?token=…" to use it`;
+  }
+  e.usable = why === undefined;
+  if (why === undefined) delete e.why;
+  else e.why = why;
+}
+
+/** The engines smx could link (start-up launches the demo engine when there is none). */
+export function usableEngines(engines: DiscoveredEngine[]): DiscoveredEngine[] {
+  return engines.filter((e) => e.usable);
 }
 
 async function fromPortFiles(o: DiscoveryOptions, timeoutMs: number, problems: string[]) {
@@ -189,9 +219,11 @@ export async function discoverEngines(o: DiscoveryOptions = {}): Promise<Discove
         via: "frame-ring",
         reachable: true,
         senders: [s.name],
+        usable: false,
       });
     }
   }
+  for (const e of engines) markUsable(e);
   return { engines, problems };
 }
 
@@ -205,6 +237,7 @@ async function fromExplicit(input: string, o: DiscoveryOptions, timeoutMs: numbe
       url: "",
       via: "flag" as const,
       reachable: false,
+      usable: false,
       problem: `--engine ${JSON.stringify(input)} is not a URL`,
     };
   }
@@ -223,15 +256,49 @@ async function fromExplicit(input: string, o: DiscoveryOptions, timeoutMs: numbe
       via: "flag" as const,
       token,
       reachable: false,
+      usable: false,
       problem: `${parsed.url}/hello did not answer`,
     };
   }
   return fromHello(h, { url: parsed.url, via: "flag", ...(token ? { token } : {}) });
 }
 
+/** A selector that names more than one usable engine: the user has to say which. */
+export class EngineSelectError extends Error {
+  constructor(readonly selector: string, readonly matches: DiscoveredEngine[]) {
+    super(
+      `--engine-select ${JSON.stringify(selector)} matches ${matches.length} engines; ` +
+        `pick one by pid or URL:\n${matches.map((e) => `  ${describeEngine(e)}`).join("\n")}`,
+    );
+    this.name = "EngineSelectError";
+  }
+}
+
+/** One line telling an engine apart from others of the same name (no token). */
+export function describeEngine(e: DiscoveredEngine): string {
+  return [
+    e.name,
+    e.pid !== undefined ? `pid ${e.pid}` : "pid ?",
+    e.url || "(no hub)",
+    `via ${e.via}`,
+    e.usable ? "usable" : `unusable: ${e.why ?? "unknown"}`,
+  ].join("\t");
+}
+
+/** The hub engines a selector names: name, pid, instance id or URL. */
+export function matchEngines(engines: DiscoveredEngine[], selector: string): DiscoveredEngine[] {
+  return engines.filter((e) =>
+    e.url !== "" &&
+    (e.name === selector || String(e.pid) === selector || e.instanceId === selector ||
+      e.url === selector)
+  );
+}
+
 /**
- * Chooses the engine to link: an explicit one always wins; else the first whose name, pid,
- * instance id or URL equals `selector`; else the first reachable engine with a token.
+ * Chooses the engine to link: an explicit one always wins; else the one `selector` names (its
+ * name, pid, instance id or URL) — among usable engines when one is, and an EngineSelectError when
+ * it names several usable ones; else the first usable engine (newest with a port file). An
+ * unusable engine is chosen only when the selector names nothing else (the link then says why).
  */
 export function selectEngine(
   engines: DiscoveredEngine[],
@@ -239,12 +306,11 @@ export function selectEngine(
 ): DiscoveredEngine | undefined {
   const flag = engines.find((e) => e.via === "flag");
   if (flag) return flag;
-  const hubs = engines.filter((e) => e.url !== "");
   if (selector) {
-    return hubs.find((e) =>
-      e.name === selector || String(e.pid) === selector || e.instanceId === selector ||
-      e.url === selector
-    );
+    const matches = matchEngines(engines, selector);
+    const usable = matches.filter((e) => e.usable);
+    if (usable.length > 1) throw new EngineSelectError(selector, usable);
+    return usable[0] ?? matches[0];
   }
-  return hubs.find((e) => e.reachable && e.token) ?? hubs.find((e) => e.reachable);
+  return engines.find((e) => e.usable);
 }

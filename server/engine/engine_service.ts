@@ -5,12 +5,15 @@
  *
  * Choice rules: an explicit `--engine URL` always wins; otherwise a selector (name, pid, instance
  * id or URL) names the engine — if it is not running smx waits for it rather than linking a
- * different one; with neither, the most recently started engine with a port file is used.
+ * different one, and if it names several usable engines smx links none and says which match;
+ * with neither, the most recently started usable engine (with a port file) is used. Engines smx
+ * cannot link (no token, video only) are listed with why, never chosen by default.
  */
 import {
   type DiscoveredEngine,
   discoverEngines,
   type DiscoveryOptions,
+  EngineSelectError,
   selectEngine,
 } from "./discovery.ts";
 import { ParamMirror } from "./param_mirror.ts";
@@ -37,6 +40,9 @@ export interface PublicCandidate {
   via: DiscoveredEngine["via"];
   instanceId?: string;
   selected: boolean;
+  /** smx can link it; when not, `why` says what is missing (e.g. a token). */
+  usable: boolean;
+  why?: string;
 }
 
 export class EngineService {
@@ -88,6 +94,8 @@ export class EngineService {
       ...(e.pid !== undefined ? { pid: e.pid } : {}),
       ...(e.instanceId ? { instanceId: e.instanceId } : {}),
       selected: e.instanceId !== undefined && e.instanceId === current,
+      usable: e.usable,
+      ...(e.why ? { why: e.why } : {}),
     }));
   }
 
@@ -103,8 +111,18 @@ export class EngineService {
 
   async #resolve() {
     const engines = await this.refresh();
-    const e = selectEngine(engines, this.#select);
-    if (!e && this.#select) this.opts.log?.("warn", `engine "${this.#select}" not found`);
+    let e: DiscoveredEngine | undefined;
+    try {
+      e = selectEngine(engines, this.#select);
+      if (!e && this.#select) this.opts.log?.("warn", `engine "${this.#select}" not found`);
+    } catch (err) {
+      if (!(err instanceof EngineSelectError)) throw err;
+      // Keep the engine already linked if it is one of them; otherwise link none rather than a
+      // guess, and say which ones match.
+      const current = this.mirror.link.engine?.instanceId;
+      e = err.matches.find((m) => m.instanceId !== undefined && m.instanceId === current);
+      if (!e) this.opts.log?.("warn", err.message);
+    }
     return e && e.url !== "" ? { url: e.url, token: e.token, name: e.name } : null;
   }
 }
