@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { createLogger, isLogLevel } from "./server/log.ts";
 import { SMX_VERSION } from "./server/hello.ts";
+import { keepRunningOnUncaught } from "./server/uncaught.ts";
 
 const HELP = `smx ${SMX_VERSION}: a live render engine's picture and controls in the browser
 
@@ -26,6 +27,8 @@ flags (each also from an environment variable):
   --encode-budget MPX  encoded megapixels/s over all sessions (SMX_ENCODE_BUDGET,
                        default: measured at start-up); beyond it existing renditions serve
   --max-encoders N     concurrent encode sessions (SMX_MAX_ENCODERS, default 8)
+  --max-connections N  clients served at once; more are told to retry later
+                       (SMX_MAX_CONNECTIONS, default: the open-files limit - 128)
   --log-level L        debug | info | warn | error (SMX_LOG_LEVEL, default info)
   --dev                rebuild the UI when ui/ changes
   -h, --help           this text
@@ -58,6 +61,7 @@ async function main(argv: string[]): Promise<void> {
         encoders: { type: "string", default: env("SMX_ENCODERS") },
         "encode-budget": { type: "string", default: env("SMX_ENCODE_BUDGET") },
         "max-encoders": { type: "string", default: env("SMX_MAX_ENCODERS") },
+        "max-connections": { type: "string", default: env("SMX_MAX_CONNECTIONS") },
         "log-level": { type: "string", default: env("SMX_LOG_LEVEL") ?? "info" },
         dev: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -84,38 +88,72 @@ async function main(argv: string[]): Promise<void> {
   if (maxEncoders !== undefined && !(Number.isInteger(maxEncoders) && maxEncoders >= 1)) {
     fail(`--max-encoders ${f["max-encoders"]}: a whole number from 1`);
   }
+  const maxConnections = f["max-connections"] === undefined
+    ? undefined
+    : Number(f["max-connections"]);
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    fail(`--max-connections ${f["max-connections"]}: a whole number from 1`);
+  }
   const log = createLogger(level);
 
   if (command === "engines") {
-    const { discoverEngines } = await import("./server/engine/discovery.ts");
+    const { describeEngine, discoverEngines } = await import("./server/engine/discovery.ts");
     const { listSenders } = await import("./ffi/ring.ts");
     const r = await discoverEngines({ explicit: f.engine, listSenders: () => listSenders() });
-    for (const e of r.engines) console.log(`${e.name}\t${e.via}\t${e.url || "(video only)"}`);
+    // name, pid, url, via, usable or why not: two engines of the same name differ somewhere.
+    for (const e of r.engines) console.log(describeEngine(e));
     for (const p of r.problems) console.log(`# ${p}`);
     if (!r.engines.length) console.log("no engine found");
+    else if (!r.engines.some((e) => e.usable)) console.log("# no usable engine");
     return;
   }
   if (command !== "start") fail(`unknown command "${command}"`);
+  if (f["engine-select"] && !f.engine) {
+    // A selector naming several engines is the user's call to make, not smx's guess: say which.
+    const { discoverEngines, EngineSelectError, selectEngine } = await import(
+      "./server/engine/discovery.ts"
+    );
+    try {
+      selectEngine((await discoverEngines()).engines, f["engine-select"]);
+    } catch (e) {
+      if (e instanceof EngineSelectError) fail(e.message);
+      throw e;
+    }
+  }
 
+  let up = false;
+  keepRunningOnUncaught({
+    log: (m) => log.error(m),
+    started: () => up,
+    fatal: (m) => {
+      console.error(`smx: ${m}`);
+      Deno.exit(1);
+    },
+  });
   const { start } = await import("./server/start.ts");
+  // A variable, not a literal: StartOptions gains maxConnections with the start.ts change that
+  // hands it to listen(); until then start() ignores it.
+  const options = {
+    port,
+    bind: f.bind!,
+    engine: f.engine,
+    engineSelect: f["engine-select"],
+    demo: !f["no-demo"],
+    encoders: f.encoders?.split(",").map((s) => s.trim()).filter(Boolean),
+    encodeBudgetMpx: budgetMpx,
+    maxEncoders,
+    maxConnections,
+    dev: f.dev!,
+    log,
+  };
   let running;
   try {
-    running = await start({
-      port,
-      bind: f.bind!,
-      engine: f.engine,
-      engineSelect: f["engine-select"],
-      demo: !f["no-demo"],
-      encoders: f.encoders?.split(",").map((s) => s.trim()).filter(Boolean),
-      encodeBudgetMpx: budgetMpx,
-      maxEncoders,
-      dev: f.dev!,
-      log,
-    });
+    running = await start(options);
   } catch (e) {
     console.error(`smx: ${(e as Error).message}`);
     Deno.exit(1);
   }
+  up = true;
   const shutdown = async () => {
     log.info("shutting down");
     await running.stop();
