@@ -18,7 +18,18 @@ export interface ReadyProcess {
 export async function spawnUntilReady(
   cmd: string,
   args: string[],
-  o: { env?: Record<string, string>; ready: RegExp; timeoutMs: number; what: string },
+  o: {
+    env?: Record<string, string>;
+    ready: RegExp;
+    timeoutMs: number;
+    what: string;
+    /**
+     * Outlive us: without it Deno kills the child when this process dies of an uncaught error
+     * (not on Deno.exit or SIGKILL). Also a session of its own, so a terminal's Ctrl-C reaches
+     * only us and we stop the child cleanly.
+     */
+    detached?: boolean;
+  },
 ): Promise<ReadyProcess> {
   const child = new Deno.Command(cmd, {
     args,
@@ -26,6 +37,7 @@ export async function spawnUntilReady(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
+    detached: o.detached ?? false,
   }).spawn();
   let out = "";
   const { promise, resolve, reject } = Promise.withResolvers<RegExpExecArray>();

@@ -24,6 +24,8 @@ export interface SpawnDemoOptions {
   command?: string[];
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Keep running when the spawning process dies abnormally (see spawnUntilReady). */
+  detached?: boolean;
 }
 
 export interface SpawnedDemo {
@@ -62,6 +64,7 @@ export async function spawnDemoEngine(o: SpawnDemoOptions = {}): Promise<Spawned
     ready: /^\{"event":"ready".*\}$/m,
     timeoutMs: o.timeoutMs ?? 20000,
     what: "demo engine",
+    detached: o.detached,
   });
   const ready: Record<string, unknown> = JSON.parse(p.match[0]);
   return {
