@@ -131,8 +131,6 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const { start } = await import("./server/start.ts");
-  // A variable, not a literal: StartOptions gains maxConnections with the start.ts change that
-  // hands it to listen(); until then start() ignores it.
   const options = {
     port,
     bind: f.bind!,

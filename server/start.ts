@@ -16,6 +16,8 @@ import {
 import { H264Encoder } from "../ffi/encoder.ts";
 import { listSenders } from "../ffi/ring.ts";
 import { prepareEmbeddedShim } from "../ffi/lib.ts";
+import { raiseOpenFilesLimit } from "../ffi/limits.ts";
+import { defaultMaxConnections } from "./http/connection_limit.ts";
 import { createApp } from "./app.ts";
 import { denoUpgrade, listen, type Listening } from "./serve.ts";
 import { UiAssets } from "./http/ui_assets.ts";
@@ -35,6 +37,8 @@ export interface StartOptions {
   encodeBudgetMpx?: number;
   /** Concurrent encode sessions (default 8). */
   maxEncoders?: number;
+  /** Clients served at once: requests in flight + WebSockets (default: from the open-files limit). */
+  maxConnections?: number;
   dev: boolean;
   log: Logger;
 }
@@ -77,6 +81,14 @@ async function encodeBudget(o: StartOptions, log: Logger): Promise<EncodeBudget>
 export async function start(o: StartOptions): Promise<Running> {
   const log = o.log;
   await prepareEmbeddedShim();
+  // Before the demo engine starts, so that it inherits the raised limit too.
+  const files = raiseOpenFilesLimit();
+  const maxConnections = o.maxConnections ?? defaultMaxConnections(files.soft);
+  log.info(
+    Number.isFinite(files.soft)
+      ? `open files: up to ${files.soft} (was ${files.before}); ${maxConnections} clients at once`
+      : `open files: no limit; ${maxConnections} clients at once`,
+  );
   const engines = new EngineService({
     explicit: o.engine,
     select: o.engineSelect,
@@ -155,6 +167,7 @@ export async function start(o: StartOptions): Promise<Running> {
       budget: { ...budget, pixelsInUse: sessions.pixelRate },
       sessions: sessions.stats(),
       videoClients: [...videoClients].map((c) => c.stats()),
+      connections: server?.connections(), // undefined until listen() has returned
     }),
     upgrade: denoUpgrade,
     onVideoSocket: (socket) => {
@@ -169,7 +182,12 @@ export async function start(o: StartOptions): Promise<Running> {
 
   let server: Listening;
   try {
-    server = await listen(app, { hostname: o.bind, port: o.port, log: (m) => log.warn(m) });
+    server = await listen(app, {
+      hostname: o.bind,
+      port: o.port,
+      maxConnections,
+      log: (m) => log.warn(m),
+    });
   } catch (e) {
     await engines.stop();
     await demo?.stop();

@@ -34,7 +34,7 @@ Deno.test("quiet spells probe back up; failed probes wait longer", () => {
   assert.ok(c.tick(PROBE_HOLD_MS));
   assert.equal(c.level, down - 1, "one step at a time");
   let t = PROBE_HOLD_MS;
-  while (c.level > 0) assert.ok(c.tick((t += PROBE_HOLD_MS)));
+  while (c.level > 0) assert.ok(c.tick(t += PROBE_HOLD_MS));
   assert.equal(c.limit, null);
   // Trouble right after the probe: the next probe waits twice as long.
   const t0 = t + 100;
