@@ -6,6 +6,7 @@ export type BannerState =
   | "connecting"
   | "unreachable"
   | "reconnecting"
+  | "busy"
   | "engine-offline"
   | "engine-connecting";
 
@@ -16,6 +17,9 @@ export function bannerState(
   const v = video.state.value;
   const p = params.state.value;
   const e = params.engine.value;
+  if (v === "busy" || p === "busy") {
+    return { state: "busy", text: "smx is serving as many clients as it can — retrying shortly…" };
+  }
   if (v !== "open" && p !== "open") {
     if (v === "connecting" && p === "connecting") {
       return { state: "connecting", text: "Connecting to smx…" };

@@ -262,3 +262,16 @@ Deno.test("video: subscribe on demand, frames to the sink, unsubscribe when hidd
     await server.shutdown();
   }
 });
+
+Deno.test("video: a close 1013 (smx at its connection limit) reads as busy, not down", async () => {
+  const { server, url } = serve((ws) => {
+    ws.onopen = () => ws.close(1013, "smx is at its connection limit (3); try again later");
+  });
+  const v = new LocalVideoSource(url("/ws/video"), new HelloClient());
+  try {
+    await until(() => v.state.value === "busy");
+  } finally {
+    v.close();
+    await server.shutdown();
+  }
+});

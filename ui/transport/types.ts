@@ -15,8 +15,11 @@ import type {
 
 export type { ChannelMeta, ParamValue, VideoLimit };
 
-/** The health of one of our own links (to smx today; to a relay later). */
-export type ConnectionState = "connecting" | "open" | "reconnecting";
+/**
+ * The health of one of our own links (to smx today; to a relay later). "busy": the server is at
+ * its connection limit and said to come back later (WebSocket close 1013); retried slowly.
+ */
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "busy";
 
 /** Whether smx currently mirrors a live engine: "connected" | "connecting" | "offline". */
 export type EngineState = EngineLinkState;

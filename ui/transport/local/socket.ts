@@ -15,6 +15,8 @@ export interface SocketHandlers {
 /** False under Deno (unit tests): no page events to listen to. */
 const hasDocument = typeof document !== "undefined";
 
+/** WebSocket close code "Try Again Later" (RFC 6455 registry): smx is at its connection limit. */
+export const TRY_AGAIN_LATER = 1013;
 export const BACKOFF_MIN_MS = 200;
 export const BACKOFF_MAX_MS = 3000;
 
@@ -95,11 +97,18 @@ export class ReconnectingSocket {
       this.h.open(ws);
     };
     ws.onmessage = (ev) => this.h.message(ev);
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
       this.h.close?.();
-      if (!this.#closed) this.#retry();
+      if (this.#closed) return;
+      if (ev.code === TRY_AGAIN_LATER) {
+        // smx is at its connection limit: come back at the slowest pace, not in a stampede.
+        this.#state.value = "busy";
+        this.#timer = setTimeout(() => this.#connect(), backoffMs(10));
+        return;
+      }
+      this.#retry();
     };
   }
 
