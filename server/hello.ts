@@ -15,6 +15,9 @@ export interface EngineCandidate {
   url: string;
   pid?: number;
   via: string; // how it was found: flag, port-file, probe, frame-ring
+  /** smx can link it; when not, `why` says what is missing (e.g. a token). */
+  usable: boolean;
+  why?: string;
 }
 
 export interface SmxHello {

@@ -4,7 +4,8 @@
  */
 import { EngineService } from "./engine/engine_service.ts";
 import { serveParamClient } from "./params/serve_param_client.ts";
-import { spawnDemoEngine, type SpawnedDemo } from "../demo/spawn.ts";
+import { DemoSupervisor } from "../demo/supervisor.ts";
+import { usableEngines } from "./engine/discovery.ts";
 import { EncodeSessionManager } from "../encoder/manager.ts";
 import {
   budgetFromCost,
@@ -96,14 +97,19 @@ export async function start(o: StartOptions): Promise<Running> {
     log: (level, msg) => log[level](msg),
   });
 
-  let demo: SpawnedDemo | undefined;
-  const found = (await engines.refresh()).filter((e) => e.url !== "");
+  let demo: DemoSupervisor | undefined;
+  // Only engines smx can link count: another user's engine on the probe range (no token) does not.
+  const found = usableEngines(await engines.refresh());
   if (found.length === 0 && !o.engine && o.demo) {
-    log.info("no engine found: starting the demo engine");
+    log.info("no usable engine found: starting the demo engine");
     // deno-lint-ignore no-explicit-any
     const compiled = (Deno.build as any).standalone === true;
-    demo = await spawnDemoEngine(compiled ? { command: [Deno.execPath(), "demo-engine"] } : {});
-    log.info(`demo engine "${demo.name}" (pid ${demo.pid}) on ${demo.url}`);
+    demo = await DemoSupervisor.start({
+      ...(compiled ? { command: [Deno.execPath(), "demo-engine"] } : {}),
+      log: (level, msg) => log[level](msg),
+    });
+    const d = demo.demo!;
+    log.info(`demo engine "${d.name}" (pid ${d.pid}) on ${d.url}`);
   }
   engines.start();
 
@@ -205,7 +211,11 @@ export async function start(o: StartOptions): Promise<Running> {
   console.log(
     `engine: ${h.engine.state}${h.engine.name ? ` — ${h.engine.name} (${h.engine.url})` : ""}`,
   );
-  for (const c of h.engine.candidates) console.log(`  found ${c.name} via ${c.via}: ${c.url}`);
+  for (const c of h.engine.candidates) {
+    console.log(
+      `  found ${c.name} via ${c.via}: ${c.url}${c.usable ? "" : ` (unusable: ${c.why})`}`,
+    );
+  }
   console.log(
     `senders: ${h.sources.map((s) => `${s.id} ${s.width}x${s.height}`).join(", ") || "none"}`,
   );
