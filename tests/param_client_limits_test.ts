@@ -9,7 +9,7 @@ import { ParamMirror } from "../server/engine/param_mirror.ts";
 import type { ParamClientHandle } from "../server/params/serve_param_client.ts";
 import { type DemoProc, startDemoEngine, waitFor } from "./support/demo_engine.ts";
 import { startParamServer } from "./support/param_server.ts";
-import { textFrame, WsByHand } from "./support/ws_by_hand.ts";
+import { RawWs, textFrame } from "./support/raw_ws.ts";
 
 const uniq = () => crypto.randomUUID().slice(0, 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +85,7 @@ Deno.test("limits: a client that only sends sync and never reads keeps smx's buf
   const soft = 64 << 10;
   const smx = startParamServer(mirror, { maxBufferedBytes: soft, stallCloseMs: 1500 });
   const snapshotBytes = JSON.stringify(mirror.snapshot()).length;
-  const raw = await WsByHand.open(portOf(smx.url), "/ws/params");
+  const raw = await RawWs.connect(portOf(smx.url), "/ws/params");
   try {
     const h = await lastClient(smx.clients);
     let peak = 0;
@@ -130,7 +130,7 @@ Deno.test("limits: a client whose send buffer passes the hard cap is disconnecte
     burst: 1e6,
     maxBufferedHardBytes: hard,
   });
-  const raw = await WsByHand.open(portOf(smx.url), "/ws/params");
+  const raw = await RawWs.connect(portOf(smx.url), "/ws/params");
   try {
     const h = await lastClient(smx.clients);
     let peak = 0;
@@ -157,7 +157,7 @@ Deno.test("limits: a client whose send buffer passes the hard cap is disconnecte
 Deno.test("limits: a message just over 1 MiB is refused too_large and the socket closed 1009", async () => {
   const { mirror } = await engineMirror();
   const smx = startParamServer(mirror);
-  const raw = await WsByHand.open(portOf(smx.url), "/ws/params");
+  const raw = await RawWs.connect(portOf(smx.url), "/ws/params");
   try {
     const value = "x".repeat((1 << 20) + 1);
     await raw.sendText(JSON.stringify({ v: 1, type: "set", id: 1, path: "A.b", value }));

@@ -8,7 +8,7 @@ import { startMainTs, tempEngineDir } from "./support/processes.ts";
 import { startDemoEngine, waitFor } from "./support/demo_engine.ts";
 import type { SmxHello } from "../server/hello.ts";
 
-async function freeProbePort(): Promise<number> {
+function freeProbePort(): number {
   for (let p = 47800; p <= 47809; p++) {
     try {
       Deno.listen({ hostname: "127.0.0.1", port: p }).close();
@@ -37,7 +37,7 @@ Deno.test({
     const foreign = await startDemoEngine({
       name: `foreign-${Deno.pid}`,
       portDir: foreignDir,
-      port: await freeProbePort(),
+      port: freeProbePort(),
     });
     const smx = await startMainTs(["start", "--port", "0", "--log-level", "debug"], {
       env: { SMX_ENGINE_DIR: ourDir, SMX_ENCODERS: "libx264" },
