@@ -2,7 +2,7 @@
  * Keeps one hub connection to an engine alive: resolve the target (discovery runs again on every
  * attempt, so a restarted engine with a new port and token is found), fetch its descriptor,
  * open the hub socket, wait for the snapshot; on loss, retry with capped exponential backoff and
- * jitter (100 ms doubling to 5 s, each delay × 0.5–1.0 so many smx instances do not stampede).
+ * jitter (100 ms doubling to 0.5 s, each delay × 0.5–1.0 so many smx instances do not stampede).
  */
 import type { EngineDescriptor } from "../../protocol/engine_descriptor.ts";
 import { ParamClient } from "../../protocol/params_client.ts";
@@ -67,8 +67,11 @@ export class EngineLink {
   }
 
   #delay(): number {
+    // The engine runs on this machine: an attempt costs a loopback connect and a port-file scan,
+    // so a short cap is cheap, and an engine that comes back is linked (and its video flowing)
+    // within about half a second rather than after a multi-second backoff.
     const base = Math.min(
-      this.opts.maxBackoffMs ?? 5000,
+      this.opts.maxBackoffMs ?? 500,
       (this.opts.initialBackoffMs ?? 100) * 2 ** Math.min(this.#attempt++, 16),
     );
     return base * (0.5 + 0.5 * Math.random());

@@ -44,7 +44,9 @@ export const MAX_STREAMS_PER_CLIENT = 16;
 export const BEHIND_MS = 150;
 /** The runtime's own send queue: also a sign of a socket that cannot drain. */
 export const MAX_BUFFERED_BYTES = 512 * 1024;
-/** Drops this close together mean the link, not a passing stall, is short. */
+/** Below this share of what was sent in the last second delivered, the link is short. */
+const LINK_SHORT_SHARE = 0.7;
+/** Drops this close together mean the link or the page, not a passing stall, is short. */
 const LINK_TROUBLE_WINDOW_MS = 2000;
 /** Reports and encoder load are ignored this long after a stream (re)starts (decoder warm-up). */
 const WARMUP_MS = 2000;
@@ -381,8 +383,16 @@ export class VideoClient {
     const recurring = now - s.lastBehindMs < LINK_TROUBLE_WINDOW_MS;
     s.lastBehindMs = now;
     if (!recurring) return; // one stall (a busy page, a GC) is forgiven
+    // A link that is short delivers less than was sent; a page that stalled (a busy main thread,
+    // a slow decoder) catches up and acknowledges nearly all of it. Only the first needs a
+    // smaller rendition; the second needs fewer frames.
+    const delivered = this.#inFlight.deliveryRate(now), sent = this.#inFlight.sendRate(now);
+    if (delivered >= sent * LINK_SHORT_SHARE) {
+      if (s.ctl.trouble("decoder", now)) this.#rekey(s, "the page acknowledges late");
+      return;
+    }
     // The link is shared by the client's streams: each gets its share of what it delivers.
-    const share = this.#inFlight.deliveryRate(now) * 8 / 1000 / Math.max(1, this.#streams.size);
+    const share = delivered * 8 / 1000 / Math.max(1, this.#streams.size);
     if (s.ctl.trouble("link", now, share)) {
       this.#rekey(s, `link delivers ~${Math.round(share)} kbit/s`);
     }

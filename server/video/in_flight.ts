@@ -22,8 +22,9 @@ export class InFlight {
   #q: Entry[] = [];
   #head = 0;
   #bytes = 0;
-  /** Acknowledged (time, bytes), for the delivery rate. */
+  /** Acknowledged and sent (time, bytes), for the delivery and send rates. */
   #acked: { atMs: number; bytes: number }[] = [];
+  #sent: { atMs: number; bytes: number }[] = [];
 
   get frames(): number {
     return this.#q.length - this.#head;
@@ -41,6 +42,8 @@ export class InFlight {
   sent(stream: number, frame: number, bytes: number, nowMs: number): void {
     this.#q.push({ stream, frame, bytes, sentMs: nowMs });
     this.#bytes += bytes;
+    this.#sent.push({ atMs: nowMs, bytes });
+    this.#trim(nowMs);
   }
 
   /**
@@ -70,9 +73,13 @@ export class InFlight {
   /** Bytes per second the page acknowledged over the last second. */
   deliveryRate(nowMs: number): number {
     this.#trim(nowMs);
-    let sum = 0;
-    for (const a of this.#acked) sum += a.bytes;
-    return sum * 1000 / RATE_WINDOW_MS;
+    return sum(this.#acked) * 1000 / RATE_WINDOW_MS;
+  }
+
+  /** Bytes per second sent over the last second. */
+  sendRate(nowMs: number): number {
+    this.#trim(nowMs);
+    return sum(this.#sent) * 1000 / RATE_WINDOW_MS;
   }
 
   /** Forgets one stream's frames (unsubscribed): their acks may never come. */
@@ -84,8 +91,16 @@ export class InFlight {
   }
 
   #trim(nowMs: number): void {
-    let k = 0;
-    while (k < this.#acked.length && nowMs - this.#acked[k].atMs > RATE_WINDOW_MS) k++;
-    if (k) this.#acked.splice(0, k);
+    for (const list of [this.#acked, this.#sent]) {
+      let k = 0;
+      while (k < list.length && nowMs - list[k].atMs > RATE_WINDOW_MS) k++;
+      if (k) list.splice(0, k);
+    }
   }
+}
+
+function sum(list: { bytes: number }[]): number {
+  let s = 0;
+  for (const x of list) s += x.bytes;
+  return s;
 }
