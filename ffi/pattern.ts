@@ -50,6 +50,26 @@ export const DEFAULT_PATTERN_PARAMS: Readonly<PatternParams> = Object.freeze({
   paused: false,
 });
 
+/**
+ * A square module matrix (a QR code) drawn over the picture after the shapes and the cursor and
+ * before the frame stamp: black modules on white, with a white quiet zone of OVERLAY_QUIET
+ * modules around them. (x, y) is the top-left pixel of the quiet zone; the overlay covers
+ * (size + 2 × OVERLAY_QUIET) × scale pixels square, clipped to the frame.
+ */
+export interface PatternOverlay {
+  /** size × size bytes, row-major: nonzero = dark module. */
+  modules: Uint8Array;
+  /** Modules per side, 1..255. */
+  size: number;
+  x: number;
+  y: number;
+  /** Pixels per module, 1..64. */
+  scale: number;
+}
+
+/** Quiet-zone width in modules (SMX_PATTERN_QUIET). */
+export const OVERLAY_QUIET = 4;
+
 export interface PatternStats {
   framesSent: number;
   /** Frames that finished after the next frame's deadline (the schedule then re-anchors). */
@@ -142,6 +162,32 @@ export class PatternSender implements Disposable {
     requireU32("width", width);
     requireU32("height", height);
     const status = native().smx_pattern_resize(handle, width, height);
+    if (status < 0) throw lastError(status);
+  }
+
+  /** Sets (a copy of) the overlay, or removes it with null; the next frame shows the change. */
+  setOverlay(o: PatternOverlay | null): void {
+    const handle = this.#live();
+    let status: number;
+    if (o === null) {
+      status = native().smx_pattern_set_overlay(handle, null, 0, 0, 0, 0);
+    } else {
+      requireU32("size", o.size);
+      if (o.modules.length !== o.size * o.size) {
+        throw new InvalidArgumentError(
+          Status.INVALID_ARG,
+          `overlay: ${o.modules.length} modules for size ${o.size} (need ${o.size * o.size})`,
+        );
+      }
+      status = native().smx_pattern_set_overlay(
+        handle,
+        o.modules as Uint8Array<ArrayBuffer>,
+        o.size,
+        requireU32("x", o.x),
+        requireU32("y", o.y),
+        requireU32("scale", o.scale),
+      );
+    }
     if (status < 0) throw lastError(status);
   }
 

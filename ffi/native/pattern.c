@@ -7,6 +7,11 @@
  * slots, so each slot still holds its own older picture; the stamp band is overwritten whole).
  * Shapes and the cursor are spans of one 32-bit colour (wmemset: glibc's SIMD fill).
  *
+ * The overlay (a QR code) is prebuilt when it is set: one pixel row per module row, so drawing
+ * it is one memcpy per pixel row. A slot that already holds the same overlay gets only the parts
+ * that were restored or drawn over since (where shapes and the cursor cross it); its own box is
+ * never restored from the background while the overlay covers it.
+ *
  * Frames are paced with absolute deadlines (clock_nanosleep TIMER_ABSTIME) so the rate does not
  * drift; a frame that misses its deadline re-anchors the schedule instead of bursting to catch
  * up. Parameters are copied whole under a mutex once per frame, so a frame never mixes two sets. */
@@ -30,7 +35,7 @@
 #define MAX_FPS 240
 #define MAX_SHAPES 64
 #define MAX_SLEEP_NS 20000000LL /* stop() is noticed within this even at 1 fps */
-#define MAX_BOXES (MAX_SHAPES + 1) /* shapes and cursor */
+#define MAX_BOXES (MAX_SHAPES + 2) /* shapes, cursor and overlay */
 
 _Static_assert(sizeof(wchar_t) == 4, "wmemset fills 32-bit pixels");
 
@@ -42,9 +47,16 @@ typedef struct {
 typedef struct {
   const uint8_t *pixels; /* identifies the slot */
   uint64_t background_gen; /* background under the boxes; a mismatch means repaint in full */
+  uint64_t overlay_gen; /* the overlay this slot holds whole (0 = none) */
   int count;
   box boxes[MAX_BOXES];
 } slot_memory;
+
+/* A prebuilt overlay: rows x side pixels, one pixel row per module row (quiet zone included). */
+typedef struct {
+  uint32_t x, y, side, scale, rows;
+  uint32_t lines[];
+} overlay;
 
 _Static_assert(sizeof(smx_pattern_params) == 64, "ABI: 64-byte params buffer");
 
@@ -69,6 +81,8 @@ struct smx_pattern {
   smx_pattern_params params;
   uint32_t fps;
   uint64_t frames_sent, frames_late, render_ns_total, render_ns_max;
+  overlay *next_overlay; /* set by smx_pattern_set_overlay, taken by the thread */
+  int overlay_changed;
 
   pthread_mutex_t ring_lock; /* writer and size: held by the thread from begin to commit */
   smx_ring_writer *ring;
@@ -80,6 +94,8 @@ struct smx_pattern {
   uint32_t bg_width, bg_height, bg_level;
   uint64_t background_gen; /* bumped when the background or the ring's memory changes */
   slot_memory slots[SMX_RING_MAX_SLOTS];
+  overlay *overlay; /* the one in use, owned by the thread */
+  uint64_t overlay_gen; /* bumped whenever the thread takes a new overlay (or none) */
   double phase; /* animation position in cycles; advances by speed / fps per frame */
 };
 
@@ -265,6 +281,32 @@ static void draw_cursor(const canvas *c, const smx_pattern_params *pp) {
   mark(c, x - arm - t - 2, y - arm - t - 2, x + arm + t + 3, y + arm + t + 3);
 }
 
+/* The overlay's box clipped to the canvas (empty when there is none or it lies outside). */
+static box overlay_box(const canvas *c, const overlay *o) {
+  if (!o || o->x >= c->width || o->y >= c->height) return (box){0, 0, 0, 0};
+  uint32_t w = c->width - o->x < o->side ? c->width - o->x : o->side;
+  uint32_t h = c->height - o->y < o->side ? c->height - o->y : o->side;
+  return (box){(int)o->x, (int)o->y, (int)(o->x + w), (int)(o->y + h)};
+}
+
+static int same_box(box a, box b) {
+  return a.x0 == b.x0 && a.y0 == b.y0 && a.x1 == b.x1 && a.y1 == b.y1;
+}
+
+/* Copies the part of the overlay that lies inside b (ob: the overlay's clipped box). */
+static void blit_overlay(const canvas *c, const overlay *o, box ob, box b) {
+  if (b.x0 < ob.x0) b.x0 = ob.x0;
+  if (b.y0 < ob.y0) b.y0 = ob.y0;
+  if (b.x1 > ob.x1) b.x1 = ob.x1;
+  if (b.y1 > ob.y1) b.y1 = ob.y1;
+  if (b.x0 >= b.x1 || b.y0 >= b.y1) return;
+  size_t bytes = (size_t)(b.x1 - b.x0) * 4;
+  for (int y = b.y0; y < b.y1; y++)
+    memcpy(c->pixels + (uint64_t)y * c->stride + (size_t)b.x0 * 4,
+           o->lines + (size_t)((uint32_t)y - o->y) / o->scale * o->side + ((uint32_t)b.x0 - o->x),
+           bytes);
+}
+
 static slot_memory *memory_for(smx_pattern *p, const uint8_t *pixels) {
   for (int i = 0; i < SMX_RING_MAX_SLOTS; i++)
     if (p->slots[i].pixels == pixels) return &p->slots[i];
@@ -288,10 +330,21 @@ static void render(smx_pattern *p, canvas *c, const smx_pattern_params *pp) {
     area += (uint64_t)(m->boxes[i].x1 - m->boxes[i].x0) * (m->boxes[i].y1 - m->boxes[i].y0);
   int full = m->pixels != c->pixels || m->background_gen != p->background_gen ||
              area > (uint64_t)c->width * c->height / 2; /* overlapping boxes: one copy is less */
+  const overlay *o = p->overlay;
+  box ob = overlay_box(c, o);
+  /* this slot still holds this very overlay, but for the boxes restored or drawn below */
+  int overlay_kept = !full && o && m->overlay_gen == p->overlay_gen;
+  box restored[MAX_BOXES];
+  int restored_count = 0;
   if (full) {
     copy_background(p, c, (box){0, 0, (int)c->width, (int)c->height});
   } else {
-    for (int i = 0; i < m->count; i++) copy_background(p, c, m->boxes[i]);
+    for (int i = 0; i < m->count; i++) {
+      /* the opaque overlay drawn below covers its own box again: no need to restore it */
+      if (same_box(m->boxes[i], ob)) continue;
+      copy_background(p, c, m->boxes[i]);
+      restored[restored_count++] = m->boxes[i];
+    }
   }
   m->pixels = c->pixels;
   m->background_gen = p->background_gen;
@@ -299,6 +352,16 @@ static void render(smx_pattern *p, canvas *c, const smx_pattern_params *pp) {
   c->memory = m;
   draw_shapes(c, pp, p->phase);
   if (pp->cursor_visible) draw_cursor(c, pp);
+  if (o && ob.x0 < ob.x1) {
+    if (overlay_kept) {
+      for (int i = 0; i < restored_count; i++) blit_overlay(c, o, ob, restored[i]);
+      for (int i = 0; i < m->count; i++) blit_overlay(c, o, ob, m->boxes[i]);
+    } else {
+      blit_overlay(c, o, ob, ob);
+    }
+    mark(c, ob.x0, ob.y0, ob.x1, ob.y1);
+  }
+  m->overlay_gen = o ? p->overlay_gen : 0;
   /* The stamp band needs no restoring: the stamp written next covers every pixel of it. */
 }
 
@@ -346,7 +409,16 @@ static void *run(void *arg) {
     pthread_mutex_lock(&p->lock);
     smx_pattern_params pp = p->params;
     uint32_t fps = p->fps;
+    overlay *retired = NULL;
+    if (p->overlay_changed) { /* swapped under the lock, freed outside it */
+      retired = p->overlay;
+      p->overlay_gen++;
+      p->overlay = p->next_overlay;
+      p->next_overlay = NULL;
+      p->overlay_changed = 0;
+    }
     pthread_mutex_unlock(&p->lock);
+    free(retired);
     if (fps != fps_in_use) { /* new rate: start a fresh schedule from now */
       clock_gettime(CLOCK_MONOTONIC, &now);
       next = ts_ns(&now);
@@ -496,6 +568,48 @@ int smx_pattern_resize(smx_pattern *p, uint32_t width, uint32_t height) {
   return st;
 }
 
+int smx_pattern_set_overlay(smx_pattern *p, const uint8_t *modules, uint32_t size, uint32_t x,
+                            uint32_t y, uint32_t scale) {
+  static const char fn[] = "smx_pattern_set_overlay";
+  int st = check_pattern(fn, p);
+  if (st < 0) return st;
+  overlay *o = NULL;
+  if (modules && size > 0) {
+    if (size > SMX_PATTERN_OVERLAY_MAX_SIZE)
+      return smx_fail(SMX_E_INVALID_ARG, "%s: size %u is out of range (1..%d modules)", fn, size,
+                      SMX_PATTERN_OVERLAY_MAX_SIZE);
+    if (scale < 1 || scale > SMX_PATTERN_OVERLAY_MAX_SCALE)
+      return smx_fail(SMX_E_INVALID_ARG, "%s: scale %u is out of range (1..%d)", fn, scale,
+                      SMX_PATTERN_OVERLAY_MAX_SCALE);
+    uint32_t rows = size + 2 * SMX_PATTERN_QUIET, side = rows * scale;
+    if (side > SMX_RING_MAX_DIM)
+      return smx_fail(SMX_E_INVALID_ARG, "%s: %u modules at scale %u are %u px (at most %d)", fn,
+                      rows, scale, side, SMX_RING_MAX_DIM);
+    o = malloc(sizeof *o + (size_t)rows * side * sizeof(uint32_t));
+    if (!o) return smx_fail(SMX_E_NO_MEMORY, "%s: out of memory", fn);
+    *o = (overlay){x, y, side, scale, rows};
+    /* Opaque white and black are the same bytes in BGRA and RGBA. */
+    const uint32_t light = 0xFFFFFFFFu, dark = 0xFF000000u;
+    for (uint32_t r = 0; r < rows; r++) {
+      uint32_t *line = o->lines + (size_t)r * side;
+      for (uint32_t col = 0; col < rows; col++) {
+        int inside = r >= SMX_PATTERN_QUIET && r < SMX_PATTERN_QUIET + size &&
+                     col >= SMX_PATTERN_QUIET && col < SMX_PATTERN_QUIET + size;
+        int on = inside && modules[(size_t)(r - SMX_PATTERN_QUIET) * size +
+                                   (col - SMX_PATTERN_QUIET)];
+        wmemset((wchar_t *)line + (size_t)col * scale, (wchar_t)(on ? dark : light), scale);
+      }
+    }
+  }
+  pthread_mutex_lock(&p->lock);
+  overlay *old = p->next_overlay; /* set but never drawn: replaced */
+  p->next_overlay = o;
+  p->overlay_changed = 1;
+  pthread_mutex_unlock(&p->lock);
+  free(old);
+  return SMX_OK;
+}
+
 int smx_pattern_stats(smx_pattern *p, uint64_t *out) {
   static const char fn[] = "smx_pattern_stats";
   int st = check_pattern(fn, p);
@@ -522,5 +636,7 @@ void smx_pattern_stop(smx_pattern *p) {
   pthread_mutex_destroy(&p->lock);
   pthread_mutex_destroy(&p->ring_lock);
   free_background(p);
+  free(p->overlay);
+  free(p->next_overlay);
   free(p);
 }

@@ -9,6 +9,12 @@ export const patternSymbols = {
   smx_pattern_set_rate: { parameters: ["pointer", "u32"], result: "i32" },
   // int smx_pattern_resize(smx_pattern *p, uint32_t width, uint32_t height)
   smx_pattern_resize: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  // int smx_pattern_set_overlay(smx_pattern *p, const uint8_t *modules /* size*size, or NULL */,
+  //                             uint32_t size, uint32_t x, uint32_t y, uint32_t scale)
+  smx_pattern_set_overlay: {
+    parameters: ["pointer", "buffer", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   // int smx_pattern_stats(smx_pattern *p, uint64_t *out /* 4 x u64 */)
   smx_pattern_stats: { parameters: ["pointer", "buffer"], result: "i32" },
   // void smx_pattern_stop(smx_pattern *p) -- joins the render thread (at most one frame + 20 ms)

@@ -178,6 +178,33 @@ static void reader_churn(const char *name, smx_ring_writer *w) {
   EXPECT(smx_ring_list(list, sizeof list, 0) >= 1, "our sender is not listed");
 }
 
+/* Waits for a frame rendered after this call (the render thread has taken what was set). */
+static void next_frame(smx_ring_reader *r) {
+  smx_ring_info info;
+  EXPECT(smx_ring_reader_info(r, &info) == SMX_OK, "reader info failed");
+  EXPECT(smx_ring_reader_wait(r, info.frame + 1, 5000) == SMX_OK, "no pattern frame within 5 s");
+}
+
+/* The QR overlay: drawn, replaced twice before a frame took it, refused, cleared, then one in
+ * use and one pending when the sender stops (after a resize), which frees both. */
+static void pattern_overlay(smx_pattern *p, smx_ring_reader *r) {
+  uint8_t modules[21 * 21];
+  for (int i = 0; i < 21 * 21; i++) modules[i] = (uint8_t)(i % 3 == 0);
+  EXPECT(smx_pattern_set_overlay(p, modules, 21, 8, 40, 3) == SMX_OK, "set overlay failed");
+  next_frame(r);
+  EXPECT(smx_pattern_set_overlay(p, modules, 21, 0, 0, 2) == SMX_OK &&
+             smx_pattern_set_overlay(p, modules, 21, W - 40, H - 40, 4) == SMX_OK,
+         "replacing the overlay failed");
+  EXPECT(smx_pattern_set_overlay(p, modules, 21, 0, 0, 0) == SMX_E_INVALID_ARG,
+         "an overlay scale of 0 was accepted");
+  next_frame(r);
+  EXPECT(smx_pattern_set_overlay(p, NULL, 0, 0, 0, 0) == SMX_OK, "clearing the overlay failed");
+  next_frame(r);
+  EXPECT(smx_pattern_set_overlay(p, modules, 21, W - 20, 40, 2) == SMX_OK, "set overlay failed");
+  next_frame(r);
+  EXPECT(smx_pattern_set_overlay(p, modules, 21, 4, 40, 1) == SMX_OK, "set overlay failed");
+}
+
 /* A pattern sender: start, read one of its frames, encode it, stop. */
 static void pattern_session(const char *name) {
   smx_pattern *p = smx_pattern_start(name, W, H, 30, SMX_FORMAT_BGRA);
@@ -185,6 +212,7 @@ static void pattern_session(const char *name) {
   smx_ring_reader *r = smx_ring_reader_open(name);
   EXPECT(r, "reader of the pattern ring failed");
   EXPECT(smx_ring_reader_wait(r, 0, 5000) == SMX_OK, "no pattern frame within 5 s");
+  pattern_overlay(p, r);
   EXPECT(smx_pattern_resize(p, W + 64, H + 36) == SMX_OK, "pattern resize failed");
   uint64_t stats[4];
   EXPECT(smx_pattern_stats(p, stats) == SMX_OK, "pattern stats failed");
