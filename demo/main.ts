@@ -14,6 +14,7 @@ import { basename } from "node:path";
 import { enginePortRange } from "../protocol/engine_descriptor.ts";
 import { parseSpecCsv, type SpecError } from "../protocol/spec_csv.ts";
 import { engineDir, removePortFile, writePortFile } from "../server/engine/port_files.ts";
+import { isSmxChannel } from "../server/engine/pairing_channels.ts";
 import { ParamHub } from "./hub.ts";
 import { engineHandler } from "./engine_http.ts";
 import { DEFAULT_OUTPUTS, outputChannelMetas, type OutputSpec, senderInfos } from "./outputs.ts";
@@ -84,7 +85,9 @@ export async function runDemoEngine(opts: DemoEngineOptions = {}): Promise<DemoE
   const token = crypto.randomUUID();
   const instanceId = crypto.randomUUID();
   const startedUtc = new Date().toISOString();
-  const hub = new ParamHub([...spec.channels, ...outputChannelMetas(outputs)], {
+  // Channels smx writes (Smx.*, docs/engine-protocol.md) are not user parameters: no UI rows.
+  const channels = spec.channels.map((c) => isSmxChannel(c.path) ? { ...c, hidden: true } : c);
+  const hub = new ParamHub([...channels, ...outputChannelMetas(outputs)], {
     instanceId,
     engine: name,
     batchMs: opts.batchMs,
