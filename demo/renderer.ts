@@ -1,12 +1,14 @@
 /**
  * Makes the demo engine's outputs render: one native pattern sender per output (ffi/pattern.ts),
  * its look driven by hub channels. Each change on the hub is mapped to the pattern parameters of
- * the outputs it concerns; the pointer sub-channels of an output move that output's cursor.
+ * the outputs it concerns; the pointer sub-channels of an output move that output's cursor. The
+ * pairing QR smx writes (Smx.Pairing.*) is drawn into the main output (demo/pairing_overlay.ts).
  */
 import type { ParamValue } from "../protocol/params.ts";
 import type { PatternParams, PatternSender } from "../ffi/pattern.ts";
 import type { ParamHub } from "./hub.ts";
 import { type OutputSpec, ringName } from "./outputs.ts";
+import { pairingQr, qrPlacement } from "./pairing_overlay.ts";
 
 const num = (v: ParamValue | undefined, d: number) => (typeof v === "number" ? v : d);
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
@@ -19,6 +21,8 @@ interface Live {
 export class DemoRenderer {
   #live: Live[] = [];
   #unsubscribe: () => void = () => {};
+  /** The QR drawn now (its modules as text), "" for none: unchanged values do not rebuild it. */
+  #overlayKey = "";
 
   private constructor(private hub: ParamHub) {}
 
@@ -43,6 +47,7 @@ export class DemoRenderer {
       throw e;
     }
     r.#unsubscribe = hub.onChange((path) => r.#onChange(path));
+    r.#updateOverlay();
     return r;
   }
 
@@ -78,7 +83,27 @@ export class DemoRenderer {
     };
   }
 
+  /** The output the pairing QR goes into: "main", else the first. */
+  #main(): Live | undefined {
+    return this.#live.find((l) => l.spec.id === "main") ?? this.#live[0];
+  }
+
+  #updateOverlay(): void {
+    const main = this.#main();
+    if (!main) return;
+    const qr = pairingQr((p) => this.hub.get(p));
+    const place = qr && qrPlacement(main.spec.width, main.spec.height, qr.size);
+    const key = qr && place ? `${qr.size}:${qr.modules.join("")}` : "";
+    if (key === this.#overlayKey) return;
+    main.sender.setOverlay(qr && place ? { ...qr, ...place } : null);
+    this.#overlayKey = key;
+  }
+
   #onChange(path: string): void {
+    if (path.startsWith("Smx.Pairing.")) {
+      this.#updateOverlay();
+      return;
+    }
     for (const l of this.#live) {
       if (path === l.spec.rateChannel) {
         l.sender.setRate(clamp(Math.round(num(this.hub.get(path), l.spec.fps)), 1, 240));

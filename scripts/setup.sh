@@ -2,7 +2,8 @@
 # Installs whatever smx is missing on a Debian machine that has Node.js, saying what it installs,
 # then builds the native shim. Idempotent: a second run installs nothing.
 #   bash scripts/setup.sh          what `start` needs (Deno, FFmpeg/x264/libyuv dev packages, gcc)
-#   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium)
+#   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium, valgrind,
+#                                  zbarimg to decode the pairing QR off a frame)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ as_root() {
 
 packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libyuv-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  packages+=(ffmpeg chromium fonts-dejavu-core valgrind)
+  packages+=(ffmpeg chromium fonts-dejavu-core valgrind zbar-tools)
 fi
 missing=()
 for p in "${packages[@]}"; do
