@@ -7,6 +7,8 @@ export type BannerState =
   | "unreachable"
   | "reconnecting"
   | "busy"
+  | "expired"
+  | "disconnected"
   | "engine-offline"
   | "engine-connecting";
 
@@ -17,6 +19,18 @@ export function bannerState(
   const v = video.state.value;
   const p = params.state.value;
   const e = params.engine.value;
+  if (v === "expired" || p === "expired") {
+    return {
+      state: "expired",
+      text: "Pairing expired — scan the QR code on the smx machine again.",
+    };
+  }
+  if (v === "disconnected" || p === "disconnected") {
+    return {
+      state: "disconnected",
+      text: "This device was disconnected on the smx machine — scan the QR code to pair again.",
+    };
+  }
   if (v === "busy" || p === "busy") {
     return { state: "busy", text: "smx is serving as many clients as it can — retrying shortly…" };
   }

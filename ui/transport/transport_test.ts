@@ -275,3 +275,26 @@ Deno.test("video: a close 1013 (smx at its connection limit) reads as busy, not 
     await server.shutdown();
   }
 });
+
+Deno.test("a LAN page whose pairing ended stops reconnecting and says why", async () => {
+  let opens = 0;
+  const { server, url } = serve((ws, path) => {
+    opens++;
+    ws.onopen = () => {
+      if (path === "/ws/video") ws.close(4401, "pairing expired: scan the QR code again");
+      else ws.close(4403, "this device was disconnected on the smx machine");
+    };
+  });
+  const v = new LocalVideoSource(url("/ws/video"), new HelloClient());
+  const p = new LocalParamSource(url("/ws/params"));
+  try {
+    await until(() => v.state.value === "expired" && p.state.value === "disconnected");
+    const seen = opens;
+    await new Promise((r) => setTimeout(r, 800)); // a backoff retry would have come by now
+    assert.equal(opens, seen, "no reconnect after the pairing ended");
+  } finally {
+    v.close();
+    p.close();
+    await server.shutdown();
+  }
+});

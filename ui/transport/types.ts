@@ -18,8 +18,16 @@ export type { ChannelMeta, ParamValue, VideoLimit };
 /**
  * The health of one of our own links (to smx today; to a relay later). "busy": the server is at
  * its connection limit and said to come back later (WebSocket close 1013); retried slowly.
+ * "expired" / "disconnected": this LAN device's pairing ended (rotated on the smx machine, or
+ * this device was disconnected there); not retried: the user must pair again.
  */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "busy";
+export type ConnectionState =
+  | "connecting"
+  | "open"
+  | "reconnecting"
+  | "busy"
+  | "expired"
+  | "disconnected";
 
 /** Whether smx currently mirrors a live engine: "connected" | "connecting" | "offline". */
 export type EngineState = EngineLinkState;

@@ -12,6 +12,7 @@ import { batch, type ReadonlySignal, type Signal, signal } from "@preact/signals
 import type { ChannelMeta, ParamValue } from "../../../protocol/params.ts";
 import { ParamClient, ParamWriteError } from "../../../protocol/params_client.ts";
 import type { ConnectionState, EngineStatus, ParamSource } from "../types.ts";
+import { afterClose } from "./close_rule.ts";
 import { backoffMs } from "./socket.ts";
 
 interface Waiter {
@@ -192,10 +193,17 @@ export class LocalParamSource implements ParamSource {
         case "error":
           console.warn("smx params:", e.msg.code, e.msg.message);
           return;
-        case "close":
+        case "close": {
           this.#client = null;
-          if (!this.#closed) this.#retry();
+          if (this.#closed) return;
+          const next = afterClose(e.code);
+          if (next.retry === "backoff") return this.#retry();
+          this.#state.value = next.state;
+          if (next.retry === "slow") {
+            this.#timer = setTimeout(() => this.#connect(), backoffMs(10));
+          }
           return;
+        }
       }
     });
   }

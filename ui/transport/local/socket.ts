@@ -4,6 +4,7 @@
  */
 import { type ReadonlySignal, signal } from "@preact/signals";
 import type { ConnectionState } from "../types.ts";
+import { afterClose } from "./close_rule.ts";
 
 export interface SocketHandlers {
   open(ws: WebSocket): void;
@@ -15,8 +16,6 @@ export interface SocketHandlers {
 /** False under Deno (unit tests): no page events to listen to. */
 const hasDocument = typeof document !== "undefined";
 
-/** WebSocket close code "Try Again Later" (RFC 6455 registry): smx is at its connection limit. */
-export const TRY_AGAIN_LATER = 1013;
 export const BACKOFF_MIN_MS = 200;
 export const BACKOFF_MAX_MS = 3000;
 
@@ -75,6 +74,8 @@ export class ReconnectingSocket {
 
   #kick = (): void => {
     if (this.#closed || this.#ws || document.visibilityState === "hidden") return;
+    const st = this.#state.peek();
+    if (st === "expired" || st === "disconnected") return; // pairing ended: reconnecting is futile
     clearTimeout(this.#timer);
     this.#connect();
   };
@@ -102,13 +103,10 @@ export class ReconnectingSocket {
       this.#ws = null;
       this.h.close?.();
       if (this.#closed) return;
-      if (ev.code === TRY_AGAIN_LATER) {
-        // smx is at its connection limit: come back at the slowest pace, not in a stampede.
-        this.#state.value = "busy";
-        this.#timer = setTimeout(() => this.#connect(), backoffMs(10));
-        return;
-      }
-      this.#retry();
+      const next = afterClose(ev.code);
+      if (next.retry === "backoff") return this.#retry();
+      this.#state.value = next.state;
+      if (next.retry === "slow") this.#timer = setTimeout(() => this.#connect(), backoffMs(10));
     };
   }
 
