@@ -7,8 +7,11 @@ import type { Transports } from "./transport/select.ts";
 import type { RendererKind } from "./video/present.ts";
 import { bestColumns } from "./video/grid.ts";
 import { Tile } from "./video/tile.tsx";
+import { AddDevicePanel } from "./lan/add_device.tsx";
 
 export const showStats = signal(false);
+/** The "Add a device" dialog (pairing QR and devices), offered on the smx machine itself. */
+const showAddDevice = signal(false);
 
 /** `?tile=<source id>` (or a double-click on a tile's title) shows one output alone. */
 export const solo = signal<string | null>(
@@ -76,6 +79,17 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
           {engine.name ?? "engine"} · {engine.state}
         </span>
         <span class="spacer" />
+        {t.reach === "local" && (
+          <button
+            type="button"
+            class="tool"
+            title="Pair a tablet or phone on this network"
+            data-testid="add-device-open"
+            onClick={() => (showAddDevice.value = true)}
+          >
+            Add a device
+          </button>
+        )}
         <button
           type="button"
           class={showStats.value ? "tool on" : "tool"}
@@ -88,6 +102,7 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
         </button>
       </header>
       <Banner video={video} params={params} />
+      {showAddDevice.value && <AddDevicePanel onClose={() => (showAddDevice.value = false)} />}
       <main class="stage">
         <section
           ref={tilesRef}
