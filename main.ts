@@ -4,6 +4,7 @@
  *   smx [start] [flags]   serve the UI and stream the engine (starts the demo engine if none)
  *   smx demo-engine       run the demo engine alone (flags: demo/README.md)
  *   smx engines           list the engines discovery finds
+ *   smx pairing show|rotate  the LAN pairing QR and code of the running smx, or new ones
  */
 import { parseArgs } from "node:util";
 import { createLogger, isLogLevel } from "./server/log.ts";
@@ -15,10 +16,17 @@ const HELP = `smx ${SMX_VERSION}: a live render engine's picture and controls in
 usage: smx [start] [flags]     serve the UI at http://localhost:PORT and stream the engine
        smx demo-engine [...]   run the demo engine alone (see demo/README.md)
        smx engines             list the engines discovery finds
+       smx pairing show        print the running smx's LAN pairing QR code and code
+       smx pairing rotate      new QR code and code; every paired LAN device pairs again
 
 flags (each also from an environment variable):
   --port N             HTTP port (SMX_PORT, default 7300; 0 = any free port)
-  --bind ADDR          listen address (SMX_BIND, default 127.0.0.1: loopback only)
+  --bind ADDR          loopback listen address (SMX_BIND, default 127.0.0.1)
+  --lan                also serve the LAN, on each LAN address of this machine, to devices
+                       paired by QR code or code (SMX_LAN=1; scripts/run.sh passes it)
+  --no-lan             loopback only, whatever SMX_LAN or --lan say
+  --lan-address ADDR   serve only these LAN addresses (repeatable or comma-separated;
+                       SMX_LAN_ADDRESS); implies --lan
   --engine URL         engine hub URL; wins over discovery (SMX_ENGINE)
   --engine-select SEL  pick among discovered engines by name, pid or URL (SMX_ENGINE_SELECT)
   --no-demo            do not start the demo engine when no engine is found (SMX_NO_DEMO=1)
@@ -47,6 +55,10 @@ async function main(argv: string[]): Promise<void> {
     const { runDemoEngineCli } = await import("./demo/main.ts");
     return await runDemoEngineCli(rest);
   }
+  if (command === "pairing") {
+    const { pairingCli } = await import("./server/lan/cli.ts");
+    Deno.exit(await pairingCli(rest));
+  }
   const env = (k: string) => Deno.env.get(k);
   let f;
   try {
@@ -55,6 +67,9 @@ async function main(argv: string[]): Promise<void> {
       options: {
         port: { type: "string", default: env("SMX_PORT") ?? "7300" },
         bind: { type: "string", default: env("SMX_BIND") ?? "127.0.0.1" },
+        lan: { type: "boolean", default: env("SMX_LAN") === "1" },
+        "no-lan": { type: "boolean", default: false },
+        "lan-address": { type: "string", multiple: true },
         engine: { type: "string", default: env("SMX_ENGINE") },
         "engine-select": { type: "string", default: env("SMX_ENGINE_SELECT") },
         "no-demo": { type: "boolean", default: env("SMX_NO_DEMO") === "1" },
@@ -78,8 +93,14 @@ async function main(argv: string[]): Promise<void> {
   const level = f["log-level"]!;
   if (!isLogLevel(level)) fail(`--log-level ${level}: debug, info, warn or error`);
   if (f.bind !== "127.0.0.1" && f.bind !== "::1" && f.bind !== "localhost") {
-    fail(`--bind ${f.bind}: only loopback is served until LAN pairing exists`);
+    fail(`--bind ${f.bind}: loopback only; --lan serves the LAN, to paired devices`);
   }
+  const { parseAddressList } = await import("./server/lan/addresses.ts");
+  const lanAddressList = parseAddressList(
+    f["lan-address"] ?? (env("SMX_LAN_ADDRESS") ? [env("SMX_LAN_ADDRESS")!] : []),
+  );
+  // --no-lan wins: scripts/run.sh passes --lan by default, and the user's "no" must hold.
+  const lan = !f["no-lan"] && (f.lan || lanAddressList.length > 0);
   const budgetMpx = f["encode-budget"] === undefined ? undefined : Number(f["encode-budget"]);
   if (budgetMpx !== undefined && !(budgetMpx > 0)) {
     fail(`--encode-budget ${f["encode-budget"]}: a positive number of megapixels per second`);
@@ -143,6 +164,7 @@ async function main(argv: string[]): Promise<void> {
     maxConnections,
     dev: f.dev!,
     log,
+    lan: lan ? { addresses: lanAddressList } : undefined,
   };
   let running;
   try {

@@ -26,6 +26,9 @@ import { SourceCatalog } from "./sources.ts";
 import { VideoClient } from "./video/client.ts";
 import { SMX_VERSION, type SmxHello } from "./hello.ts";
 import type { Logger } from "./log.ts";
+import { LanReach } from "./lan/lan.ts";
+import { checkAddresses, defaultRouteInterface, lanAddresses } from "./lan/addresses.ts";
+import { lanUrlsText, pairingText } from "./lan/banner.ts";
 
 export interface StartOptions {
   port: number;
@@ -42,12 +45,42 @@ export interface StartOptions {
   maxConnections?: number;
   dev: boolean;
   log: Logger;
+  /**
+   * Serve the LAN too (--lan): on `addresses` (--lan-address) or, when none are given, on every
+   * usable LAN address of this machine. Absent: loopback only.
+   */
+  lan?: { addresses?: string[] };
 }
 
 export interface Running {
   url: string;
   port: number;
+  /** The LAN reach (pairing, devices, onLanClientsChange), when serving the LAN. */
+  lan?: LanReach;
   stop(): Promise<void>;
+}
+
+/** The Linux route table, to put the default route's address first in the QR; else nothing. */
+function readDefaultInterface(): string | undefined {
+  try {
+    return defaultRouteInterface(Deno.readTextFileSync("/proc/net/route"));
+  } catch {
+    return undefined; // not Linux: interface order decides
+  }
+}
+
+/** The LAN reach for --lan, its addresses checked before anything starts. */
+function lanReach(o: StartOptions, log: Logger): LanReach | undefined {
+  if (!o.lan) return undefined;
+  const ifaces = Deno.networkInterfaces();
+  let addresses = o.lan.addresses ?? [];
+  if (addresses.length) {
+    const problems = checkAddresses(addresses, ifaces);
+    if (problems.length) throw new Error(`--lan-address ${problems.join("; ")}`);
+  } else {
+    addresses = lanAddresses(ifaces, { defaultInterface: readDefaultInterface() });
+  }
+  return new LanReach({ addresses, log: (m) => log.info(m) });
 }
 
 /** Which encoder a session will get, and why others were skipped (for the start-up report). */
@@ -81,6 +114,7 @@ async function encodeBudget(o: StartOptions, log: Logger): Promise<EncodeBudget>
 
 export async function start(o: StartOptions): Promise<Running> {
   const log = o.log;
+  const lan = lanReach(o, log);
   await prepareEmbeddedShim();
   // Before the demo engine starts, so that it inherits the raised limit too.
   const files = raiseOpenFilesLimit();
@@ -174,8 +208,10 @@ export async function start(o: StartOptions): Promise<Running> {
       sessions: sessions.stats(),
       videoClients: [...videoClients].map((c) => c.stats()),
       connections: server?.connections(), // undefined until listen() has returned
+      ...(lan ? { lanClients: lan.lanClients() } : {}),
     }),
     upgrade: denoUpgrade,
+    lan,
     onVideoSocket: (socket) => {
       const client = new VideoClient(socket, sessions, (m) => log.debug(m));
       videoClients.add(client);
@@ -193,6 +229,7 @@ export async function start(o: StartOptions): Promise<Running> {
       port: o.port,
       maxConnections,
       log: (m) => log.warn(m),
+      lan,
     });
   } catch (e) {
     await engines.stop();
@@ -223,11 +260,19 @@ export async function start(o: StartOptions): Promise<Running> {
     `encoder: ${encoder.name || "none"}${encoder.skipped ? ` (skipped: ${encoder.skipped})` : ""}`,
   );
   console.log(`smx listening on http://${o.bind}:${server.port}/ — open ${url}`);
+  if (lan) {
+    const s = lan.status();
+    console.log(
+      (lanUrlsText(s) + pairingText(s, { terminal: Deno.stdout.isTerminal(), port: server.port }))
+        .trimEnd(),
+    );
+  }
 
   let stopped = false;
   return {
     url,
     port: server.port,
+    lan,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,7 +1,8 @@
 /**
  * The UI bundle as served: built in memory with esbuild from ui/ (and rebuilt when ui/ changes
  * in dev), or read from ui/dist/ when that exists (the compiled binary embeds it; there is no
- * esbuild inside a compiled binary).
+ * esbuild inside a compiled binary). The LAN pairing page (ui/pair/, its own small bundle) is
+ * built beside the main UI and served from the same table.
  */
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +56,11 @@ async function readDist(dir: string): Promise<Map<string, Uint8Array>> {
   return files;
 }
 
+async function buildPair(): Promise<Map<string, Uint8Array>> {
+  const { buildPairPage } = await import("../../ui/pair/build.ts");
+  return await buildPairPage({ minify: true });
+}
+
 export class UiAssets {
   #assets = new Map<string, Asset>();
   #watcher?: Deno.FsWatcher;
@@ -69,7 +75,19 @@ export class UiAssets {
       hasDist = Deno.statSync(join(dist, "index.html")).isFile;
     } catch { /* no prebuilt bundle */ }
     if (hasDist && !opts.watch) {
-      a.#assets = await toAssets(await readDist(dist));
+      const files = await readDist(dist);
+      if (!files.has("/pair.html")) {
+        // A ui/dist written by a build that predates the pairing page: build that page now
+        // (impossible inside a compiled binary, which then serves no /pair: said once here).
+        try {
+          for (const [p, b] of await buildPair()) files.set(p, b);
+        } catch (e) {
+          opts.log?.(
+            `pairing page missing from ui/dist and not buildable: ${(e as Error).message}`,
+          );
+        }
+      }
+      a.#assets = await toAssets(files);
       return a;
     }
     await a.#rebuild(opts.log);
@@ -81,7 +99,9 @@ export class UiAssets {
     const t0 = performance.now();
     try {
       const { buildUi } = await import("../../ui/build.ts");
-      this.#assets = await toAssets(await buildUi({ minify: true }));
+      const files = await buildUi({ minify: true });
+      for (const [p, b] of await buildPair()) files.set(p, b);
+      this.#assets = await toAssets(files);
       this.error = "";
       log?.(`ui built in ${Math.round(performance.now() - t0)} ms`);
     } catch (e) {
