@@ -31,7 +31,15 @@ export interface EncoderOptions {
   /** libavcodec encoder names in order of preference; default ["h264_nvenc", "libx264"]
    * (or the SMX_ENCODERS environment variable, a comma list). */
   preference?: string[];
+  /** H.264 profile, default "main" (CABAC; codec "avc1.4d40xx"). "baseline" is Constrained
+   * Baseline (CAVLC, no 8x8 transform; codec "avc1.42c0xx"), for decoders without CABAC such as
+   * the WASM decoder of pages that are not a secure context (ui/video/wasm_h264/). */
+  profile?: H264Profile;
 }
+
+export type H264Profile = "main" | "baseline";
+/** smx_h264_profile (native/encoder_options.h). */
+const PROFILE: Record<H264Profile, number> = { main: 0, baseline: 1 };
 
 export interface EncodedFrame {
   /** Annex-B access unit (a copy; an IDR carries SPS and PPS in front). */
@@ -111,9 +119,13 @@ export class H264Encoder implements Disposable {
   /** Why preferred encoders were passed over ("h264_nvenc: NVIDIA driver not installed …"). */
   readonly skipped: string;
 
-  private constructor(handle: Deno.PointerObject) {
+  /** The H.264 profile the session was opened with. */
+  readonly profile: H264Profile;
+
+  private constructor(handle: Deno.PointerObject, profile: H264Profile) {
     const n = native();
     this.#handle = handle;
+    this.profile = profile;
     this.name = cString(n.smx_encoder_name(handle));
     this.skipped = cString(n.smx_encoder_skipped(handle));
     this.#codec = cString(n.smx_encoder_codec(handle));
@@ -139,14 +151,22 @@ export class H264Encoder implements Disposable {
       }
       preference = toCString(opts.preference.join(","));
     }
+    const profile = opts.profile ?? "main";
+    if (!Object.hasOwn(PROFILE, profile)) {
+      throw new InvalidArgumentError(
+        Status.INVALID_ARG,
+        `profile must be "main" or "baseline", got ${JSON.stringify(profile)}`,
+      );
+    }
     const err = new Uint8Array(ERR_BYTES);
     const status = new Int32Array(1);
-    const handle = await native().smx_encoder_open(
+    const handle = await native().smx_encoder_open_profile(
       preference,
       width,
       height,
       fps,
       kbps,
+      PROFILE[profile],
       err,
       err.length,
       status,
@@ -156,10 +176,11 @@ export class H264Encoder implements Disposable {
       const msg = new TextDecoder().decode(err.subarray(0, end < 0 ? err.length : end));
       throw errorFor(status[0] || Status.ENCODER, msg);
     }
-    return new H264Encoder(handle);
+    return new H264Encoder(handle, profile);
   }
 
-  /** WebCodecs codec string from the SPS the encoder actually writes, e.g. "avc1.4d401f". */
+  /** WebCodecs codec string from the SPS the encoder actually writes, e.g. "avc1.4d401f" (Main)
+   * or "avc1.42c01f" (Constrained Baseline). */
   get codec(): string {
     return this.#codec;
   }

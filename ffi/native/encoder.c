@@ -355,10 +355,22 @@ static int prime(smx_encoder *e) {
 smx_encoder *smx_encoder_open(const char *preference, uint32_t width, uint32_t height,
                               uint32_t fps, uint32_t bitrate_kbps, char *err, uint32_t err_cap,
                               int32_t *status) {
+  return smx_encoder_open_profile(preference, width, height, fps, bitrate_kbps, SMX_PROFILE_MAIN,
+                                  err, err_cap, status);
+}
+
+smx_encoder *smx_encoder_open_profile(const char *preference, uint32_t width, uint32_t height,
+                                      uint32_t fps, uint32_t bitrate_kbps, uint32_t profile,
+                                      char *err, uint32_t err_cap, int32_t *status) {
   smx_heap_tune(); /* before the first session allocates its pictures: heap.h */
   char msg[1536];
   msg[0] = 0;
   int st = check_session(width, height, fps, bitrate_kbps, msg, sizeof msg);
+  if (!st && profile != SMX_PROFILE_MAIN && profile != SMX_PROFILE_BASELINE) {
+    st = SMX_E_INVALID_ARG;
+    snprintf(msg, sizeof msg, "H.264 profile %u refused: 0 = Main, 1 = Constrained Baseline",
+             profile);
+  }
   const smx_encoder_option_set *sets[MAX_PREFERENCE];
   int nsets = 0;
   if (!st) {
@@ -375,7 +387,8 @@ smx_encoder *smx_encoder_open(const char *preference, uint32_t width, uint32_t h
     }
   }
   if (!st) {
-    e->params = (smx_encoder_params){width, height, fps, fps, bitrate_kbps};
+    e->params = (smx_encoder_params){width, height, fps, fps, bitrate_kbps,
+                                    (smx_h264_profile)profile};
     atomic_store(&e->want_kbps, bitrate_kbps);
     atomic_store(&e->want_fps, fps);
     for (int i = 0; i < nsets && !e->c; i++) {

@@ -1,6 +1,6 @@
 /* H.264 encoder: libavcodec with an ordered preference (h264_nvenc first, libx264 fallback).
  * Input BGRA/RGBA from a frame ring slot or a buffer; colour conversion and downscale to the
- * session size with libyuv; H.264 Main 4:2:0, no B-frames, zero latency, SPS/PPS in-band with
+ * session size with libyuv; H.264 Main (or Constrained Baseline on request) 4:2:0, no B-frames, zero latency, SPS/PPS in-band with
  * every IDR, VUI max_num_reorder_frames=0; Annex-B output. See ffi/README.md. */
 #ifndef SMX_ENCODER_H
 #define SMX_ENCODER_H
@@ -47,9 +47,17 @@ typedef struct {
 SMX_EXPORT smx_encoder *smx_encoder_open(const char *preference, uint32_t width, uint32_t height,
                                          uint32_t fps, uint32_t bitrate_kbps, char *err,
                                          uint32_t err_cap, int32_t *status);
+/* (nonblocking) Same, with an H.264 profile: 0 = Main (what smx_encoder_open gives), 1 =
+ * Constrained Baseline (CAVLC, no 8x8 transform: for decoders without CABAC, such as the WASM
+ * decoder of pages that are not a secure context). Any other value is SMX_E_INVALID_ARG. */
+SMX_EXPORT smx_encoder *smx_encoder_open_profile(const char *preference, uint32_t width,
+                                                 uint32_t height, uint32_t fps,
+                                                 uint32_t bitrate_kbps, uint32_t profile,
+                                                 char *err, uint32_t err_cap, int32_t *status);
 SMX_EXPORT const char *smx_encoder_name(smx_encoder *e);    /* "libx264" / "h264_nvenc" */
 SMX_EXPORT const char *smx_encoder_skipped(smx_encoder *e); /* "h264_nvenc: <why>; …" or "" */
-/* WebCodecs codec string from the last SPS produced, e.g. "avc1.4d401f". */
+/* WebCodecs codec string from the last SPS produced, e.g. "avc1.4d401f" (Main) or
+ * "avc1.42c01f" (Constrained Baseline). */
 SMX_EXPORT const char *smx_encoder_codec(smx_encoder *e);
 /* (nonblocking) Converts + encodes one frame. `pixels_len` is the buffer's size in bytes (checked
  * against stride and height). Returns output bytes (>= 0) or a negative status; details in

@@ -59,17 +59,26 @@ static void x264_configure(AVCodecContext *c, AVDictionary **opts, const smx_enc
   c->thread_count = 1;
   av_dict_set(opts, "preset", "ultrafast", 0);
   av_dict_set(opts, "tune", "zerolatency", 0); /* no lookahead, no B-frames, no frame threads */
-  av_dict_set(opts, "profile", "main", 0);
   av_dict_set(opts, "forced-idr", "1", 0); /* pict_type I means IDR, not a recovery-point I */
   /* Capped CRF: constant quality, but never above the 1-frame VBV at the target bitrate (see
    * smx_encoder_options_rate). Unlike plain ABR/CBR at maxrate == bitrate, easy frames (a paused
    * or slow scene) do not burn the whole budget and the CPU time that goes with it: measured on
    * a static 720p scene, ~40 B and ~3.1 ms of x264 a frame instead of ~2.9 KB and ~4.5 ms. */
   av_dict_set(opts, "crf", "23", 0);
-  /* ultrafast turns CABAC off, which makes the stream Baseline whatever profile says;
-   * scenecut=0 keeps IDRs to the ones we ask for. bframes=0 makes x264 write VUI
+  /* scenecut=0 keeps IDRs to the ones we ask for. bframes=0 makes x264 write VUI
    * bitstream_restriction with max_num_reorder_frames=0 (decoders then output at once). */
-  av_dict_set(opts, "x264-params", "cabac=1:scenecut=0:bframes=0", 0);
+  if (p->profile == SMX_PROFILE_BASELINE) {
+    /* Constrained Baseline: x264's profile caps the features (CAVLC, no 8x8 transform, no
+     * B-frames, no weighted prediction) and its SPS says profile_idc 66 with constraint_set0
+     * and constraint_set1 (x264 never sets constraint_set2): codec "avc1.42c0xx". The options
+     * are spelled out too so that a preset change cannot bring CABAC back unnoticed. */
+    av_dict_set(opts, "profile", "baseline", 0);
+    av_dict_set(opts, "x264-params", "cabac=0:8x8dct=0:scenecut=0:bframes=0", 0);
+  } else {
+    /* ultrafast turns CABAC off, which makes the stream Baseline whatever profile says. */
+    av_dict_set(opts, "profile", "main", 0);
+    av_dict_set(opts, "x264-params", "cabac=1:scenecut=0:bframes=0", 0);
+  }
 }
 
 /* ---- h264_nvenc ---- */
@@ -99,8 +108,13 @@ static void nvenc_configure(AVCodecContext *c, AVDictionary **opts, const smx_en
   c->pix_fmt = AV_PIX_FMT_NV12; /* NVENC's native input layout */
   av_dict_set(opts, "preset", "p1", 0);
   av_dict_set(opts, "tune", "ull", 0);
-  av_dict_set(opts, "profile", "main", 0);
-  av_dict_set(opts, "coder", "cabac", 0);
+  if (p->profile == SMX_PROFILE_BASELINE) {
+    av_dict_set(opts, "profile", "baseline", 0); /* CAVLC, no 8x8 transform, no B-frames */
+    av_dict_set(opts, "coder", "cavlc", 0);
+  } else {
+    av_dict_set(opts, "profile", "main", 0);
+    av_dict_set(opts, "coder", "cabac", 0);
+  }
   av_dict_set(opts, "rc", "cbr", 0);
   av_dict_set(opts, "zerolatency", "1", 0); /* no reordering delay */
   av_dict_set(opts, "rc-lookahead", "0", 0);

@@ -1,6 +1,7 @@
 /* Per-encoder libavcodec option sets: which run-time pieces an encoder needs, and the options
- * that make it a zero-latency H.264 Main 4:2:0 encoder with a 1-frame VBV. encoder.c knows only
- * this interface, so adding an encoder (VA-API, QSV, ...) means adding one entry here. */
+ * that make it a zero-latency H.264 4:2:0 encoder (Main, or Constrained Baseline on request) with
+ * a 1-frame VBV. encoder.c knows only this interface, so adding an encoder (VA-API, QSV, ...)
+ * means adding one entry here. */
 #ifndef SMX_ENCODER_OPTIONS_H
 #define SMX_ENCODER_OPTIONS_H
 
@@ -10,12 +11,22 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/dict.h>
 
+/* H.264 profile of a session (the values cross the FFI: ffi/encoder.ts PROFILE).
+ * MAIN: CABAC, what WebCodecs decodes best per bit. BASELINE: Constrained Baseline (CAVLC, no
+ * 8x8 transform, no B-frames, no FMO/ASO), for decoders without CABAC such as the WASM decoder
+ * of pages that are not a secure context (ui/video/wasm_h264/). */
+typedef enum {
+  SMX_PROFILE_MAIN = 0,
+  SMX_PROFILE_BASELINE = 1,
+} smx_h264_profile;
+
 /* What a session asks for; `open_fps` is the rate the encoder is opened with (fixed for its
  * life), `fps` the current one (see smx_encoder_options_rate). */
 typedef struct {
   uint32_t width, height;
   uint32_t open_fps, fps;
   uint32_t bitrate_kbps;
+  smx_h264_profile profile;
 } smx_encoder_params;
 
 typedef struct {

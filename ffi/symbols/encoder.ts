@@ -8,6 +8,15 @@ export const encoderSymbols = {
     result: "pointer",
     nonblocking: true,
   },
+  // smx_encoder *smx_encoder_open_profile(const char *preference, uint32_t width,
+  //                                       uint32_t height, uint32_t fps, uint32_t bitrate_kbps,
+  //                                       uint32_t profile /* 0 Main, 1 Baseline */, char *err,
+  //                                       uint32_t err_cap, int32_t *status)
+  smx_encoder_open_profile: {
+    parameters: ["buffer", "u32", "u32", "u32", "u32", "u32", "buffer", "u32", "buffer"],
+    result: "pointer",
+    nonblocking: true,
+  },
   // const char *smx_encoder_name(smx_encoder *e)
   smx_encoder_name: { parameters: ["pointer"], result: "pointer" },
   // const char *smx_encoder_skipped(smx_encoder *e)
