@@ -3,8 +3,11 @@
  * - POST /pair: the secret (from the QR's fragment) or the code → a session cookie;
  * - GET /api/lan, POST /api/lan/rotate, POST /api/lan/devices/:id/disconnect, GET /qr.svg:
  *   loopback only (the LAN gate refuses them before routing; checked here again).
- * Writes must come as JSON: a cross-site form cannot send that content type without a CORS
- * preflight, which smx never answers — a second wall behind the Origin check.
+ * POST /pair must come as JSON: a cross-site form cannot send that content type without a CORS
+ * preflight, which smx never answers — a second wall behind the LAN gate's Origin check. The
+ * loopback API's POSTs take any body (the CLI and the main UI send none): the loopback guard
+ * already refuses any browser request whose Origin is not smx's own, and browsers always send
+ * Origin on a POST.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -165,7 +168,6 @@ export function lanRoutes(lan: LanReach | undefined): Hono<AppEnv> {
   app.post("/api/lan/rotate", (c) => {
     const refused = loopbackOnly(c);
     if (refused) return refused;
-    if (!isJson(c)) return c.text("send the request as JSON\n", 415);
     if (!lan) return c.text("smx is not serving the LAN (start it with --lan)\n", 404);
     return c.json(lan.rotate());
   });
@@ -173,7 +175,6 @@ export function lanRoutes(lan: LanReach | undefined): Hono<AppEnv> {
   app.post("/api/lan/devices/:id/disconnect", (c) => {
     const refused = loopbackOnly(c);
     if (refused) return refused;
-    if (!isJson(c)) return c.text("send the request as JSON\n", 415);
     const ok = lan?.disconnect(c.req.param("id")) ?? false;
     return c.json({ ok }, ok ? 200 : 404);
   });
