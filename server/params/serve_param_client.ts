@@ -22,6 +22,7 @@ import type { MirrorEvent, ParamMirror } from "../engine/param_mirror.ts";
 import { ParamWriteError } from "../../protocol/params_client.ts";
 import { FloodGuard, type FloodVerdict } from "./flood_guard.ts";
 import { Outbox } from "./outbox.ts";
+import { deltaForBrowsers, isSmxChannel, snapshotForBrowsers } from "./smx_channels.ts";
 
 export interface ServeParamOptions {
   maxMessageBytes?: number;
@@ -110,7 +111,7 @@ export function serveParamClient(
   };
   const snapshotText = () => {
     const s = mirror.snapshot();
-    return s ? JSON.stringify(s) : null;
+    return s ? JSON.stringify(snapshotForBrowsers(s)) : null;
   };
   const out = new Outbox(socket, snapshotText, {
     softBytes: opts.maxBufferedBytes ?? 1 << 20,
@@ -127,12 +128,19 @@ export function serveParamClient(
   };
 
   const onMirror = (e: MirrorEvent) => {
-    if (e.type === "delta") out.delta(e.raw);
+    if (e.type === "delta") out.delta(deltaForBrowsers(e.raw));
     else if (e.type === "snapshot") out.requestSnapshot();
     else send(JSON.stringify(e.link));
   };
 
   const onSet = (m: SetMsg) => {
+    if (isSmxChannel(m.path)) {
+      return refuse(
+        { code: "read_only", message: `${m.path} is written by smx only` },
+        m.id,
+        m.path,
+      );
+    }
     mirror.write(m.path, m.value).then(
       (r) => {
         forwarded++;
