@@ -22,6 +22,9 @@
  * a small client reading one JSON request per line on stdin and answering on stdout.
  */
 
+import type { LanStatus } from "../../protocol/lan.ts";
+import type { Proc } from "./processes.ts";
+
 const IP = "ip";
 const AGENT_ARG = "agent";
 
@@ -259,6 +262,63 @@ export async function withLan<T>(fn: (lan: Lan) => Promise<T>): Promise<T> {
   }
 }
 
+// ---- smx on the LAN ----------------------------------------------------------------------------
+
+export interface LanSmx {
+  proc: Proc;
+  port: number;
+  /** http://<veth address>:<port>: what a LAN device opens. */
+  lanOrigin: string;
+  /** http://127.0.0.1:<port> */
+  loopback: string;
+  /** GET /api/lan over loopback. */
+  status(): Promise<LanStatus>;
+  /** The secret in the current QR URL. */
+  secret(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * `smx start --lan-address <this LAN's host address>` (loopback + that address only; no demo
+ * engine, a fixed encode budget: start-up in seconds), with `args` added.
+ */
+export async function startSmxOnLan(lan: Lan, args: string[] = []): Promise<LanSmx> {
+  // Imported here: the agent (this file, inside the namespace) must load nothing but itself.
+  const { startMainTs, tempEngineDir } = await import("./processes.ts");
+  const engines = tempEngineDir();
+  const proc = await startMainTs([
+    "start",
+    "--port",
+    "0",
+    "--no-demo",
+    "--encode-budget",
+    "50",
+    "--encoders",
+    "libx264",
+    "--lan-address",
+    lan.hostAddress,
+    ...args,
+  ], { env: { SMX_ENGINE_DIR: engines } });
+  const loopback = `http://127.0.0.1:${proc.port}`;
+  const status = async (): Promise<LanStatus> => {
+    const res = await fetch(`${loopback}/api/lan`);
+    if (!res.ok) throw new Error(`GET /api/lan: ${res.status} ${await res.text()}`);
+    return await res.json();
+  };
+  return {
+    proc,
+    port: proc.port,
+    lanOrigin: `http://${lan.hostAddress}:${proc.port}`,
+    loopback,
+    status,
+    secret: async () => new URL((await status()).pairingUrl!).hash.slice(1),
+    async close() {
+      await proc.kill("SIGTERM");
+      Deno.removeSync(engines, { recursive: true });
+    },
+  };
+}
+
 // ---- The agent: this side -------------------------------------------------------------------
 
 async function startAgent(ns: string): Promise<LanAgent> {
@@ -380,8 +440,11 @@ function dechunk(b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** HTTP/1.1 over a plain TCP connection: every header exactly as given, Host included. */
-async function rawHttp(r: HttpRequest): Promise<HttpResult> {
+/**
+ * HTTP/1.1 over a plain TCP connection: every header exactly as given, Host included (fetch
+ * replaces Host). Used by the agent, and directly on this side for loopback.
+ */
+export async function rawHttp(r: HttpRequest): Promise<HttpResult> {
   const u = new URL(r.url);
   const body = r.body === undefined ? undefined : new TextEncoder().encode(r.body);
   const headers: Record<string, string> = { host: u.host, connection: "close", ...r.headers };
