@@ -112,3 +112,16 @@ Deno.test("a full table forgets the least recently seen unconnected device", asy
   );
   assert.equal((await p()).kind, "too_many_devices", "every slot holds a connected device");
 });
+
+Deno.test("one device cannot hold more than its share of sockets (1013 past it)", async () => {
+  const sessions = new Sessions({ maxSockets: 2 });
+  const made = (await sessions.create("10.0.0.2", "t"))!;
+  const ws = [fakeSocket(), fakeSocket(), fakeSocket()];
+  const attached = ws.map((w) =>
+    sessions.attach(made.session.id, w as unknown as WebSocket, 4401, "")
+  );
+  assert.deepEqual(attached, [true, true, false]);
+  assert.equal(ws[2].closedWith?.[0], 1013);
+  ws[0].close(1000, "");
+  assert.ok(sessions.attach(made.session.id, fakeSocket() as unknown as WebSocket, 4401, ""));
+});

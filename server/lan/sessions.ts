@@ -14,6 +14,12 @@ import { digest, hex, newDeviceId, newToken } from "./secret.ts";
  * recently without an open socket is forgotten (it pairs again by scanning).
  */
 export const MAX_SESSIONS = 64;
+/**
+ * Open WebSockets per device (a page holds two: video and parameters; 16 tabs is plenty). Past it
+ * a socket is closed 1013 at once: one paired device, buggy or taken over, cannot fill the
+ * connection ceiling that every client, the smx machine's own page included, shares.
+ */
+export const MAX_SOCKETS_PER_DEVICE = 32;
 /** A user agent longer than this is cut: it is shown, never parsed. */
 const MAX_USER_AGENT = 256;
 
@@ -42,7 +48,7 @@ export class Sessions {
   #connected = 0;
 
   constructor(
-    private readonly o: { max?: number; now?: () => number } = {},
+    private readonly o: { max?: number; maxSockets?: number; now?: () => number } = {},
   ) {}
 
   #now(): number {
@@ -98,12 +104,18 @@ export class Sessions {
 
   /**
    * Counts `socket` as the session's until it closes. A session that ended meanwhile (between the
-   * request's check and the upgrade) gets its socket closed with `code` at once; returns false.
+   * request's check and the upgrade) gets its socket closed with `code` at once, one past the
+   * device's socket cap with 1013; both return false.
    */
   attach(sessionId: string, socket: WebSocket, code: number, reason: string): boolean {
     const s = this.byId(sessionId);
     if (!s) {
       closeSocket(socket, code, reason);
+      return false;
+    }
+    const max = this.o.maxSockets ?? MAX_SOCKETS_PER_DEVICE;
+    if (s.sockets.size >= max) {
+      closeSocket(socket, 1013, `this device has ${max} connections to smx already`);
       return false;
     }
     s.sockets.add(socket);
