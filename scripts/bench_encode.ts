@@ -1,8 +1,9 @@
 /**
  * Encoder benchmark: `deno task bench:encode [--frames N]`.
  *
- * Cases 1280x720→1280x720, 1920x1080→1920x1080 and 1920x1080→640x360 at 60 fps with the default
- * bitrate. Input is a pre-generated set of moving frames (gradient background drifting in colour,
+ * Cases 1280x720→1280x720 (Main, and Constrained Baseline: `--case 1280x720-1280x720-baseline`),
+ * 1920x1080→1920x1080 and 1920x1080→640x360 at 60 fps with the default bitrate. Input is a
+ * pre-generated set of moving frames (gradient background drifting in colour,
  * solid shapes on Lissajous paths, a scrolling text-like band), played forward and back so motion
  * stays smooth, each stamped with its frame number just before it is encoded (not timed).
  * "total" is the whole nonblocking call as TS sees it (await encodeRgba), so it includes the
@@ -10,7 +11,7 @@
  *
  * Prints a table per case and, as the LAST line, one JSON object for machines.
  */
-import { defaultBitrateKbps, H264Encoder } from "../ffi/encoder.ts";
+import { defaultBitrateKbps, H264Encoder, type H264Profile } from "../ffi/encoder.ts";
 import { native } from "../ffi/lib.ts";
 
 const FPS = 60;
@@ -26,9 +27,13 @@ interface Case {
   inH: number;
   outW: number;
   outH: number;
+  /** H.264 profile; default "main". */
+  profile?: H264Profile;
 }
 const CASES: Case[] = [
   { inW: 1280, inH: 720, outW: 1280, outH: 720 },
+  // The rendition for pages without WebCodecs (ui/video/wasm_h264/ decodes Baseline only).
+  { inW: 1280, inH: 720, outW: 1280, outH: 720, profile: "baseline" },
   { inW: 1920, inH: 1080, outW: 1920, outH: 1080 },
   { inW: 1920, inH: 1080, outW: 640, outH: 360 },
 ];
@@ -82,9 +87,15 @@ const n = native();
 let encoderName = "";
 const results = [];
 for (const c of CASES) {
-  if (ONLY && ONLY !== `${c.inW}x${c.inH}-${c.outW}x${c.outH}`) continue;
+  const id = `${c.inW}x${c.inH}-${c.outW}x${c.outH}${c.profile ? `-${c.profile}` : ""}`;
+  if (ONLY && ONLY !== id) continue;
   const frames = Array.from({ length: SET }, (_, i) => renderFrame(c.inW, c.inH, i));
-  const enc = await H264Encoder.open({ width: c.outW, height: c.outH, fps: FPS });
+  const enc = await H264Encoder.open({
+    width: c.outW,
+    height: c.outH,
+    fps: FPS,
+    profile: c.profile,
+  });
   encoderName = enc.name;
   const convert: number[] = [], encode: number[] = [], total: number[] = [], rest: number[] = [];
   let bytes = 0, keyframes = 0;
@@ -109,6 +120,7 @@ for (const c of CASES) {
   const row = {
     in: `${c.inW}x${c.inH}`,
     out: `${c.outW}x${c.outH}`,
+    profile: c.profile ?? "main",
     convert_p50_ms: r3(percentile(convert, 50)),
     convert_p99_ms: r3(percentile(convert, 99)),
     encode_p50_ms: r3(percentile(encode, 50)),
@@ -119,7 +131,7 @@ for (const c of CASES) {
   results.push(row);
   const kbps = defaultBitrateKbps(c.outW, c.outH, FPS);
   console.log(
-    `${row.in} -> ${row.out} ${enc.name} ${kbps} kbps, ${FRAMES} frames ` +
+    `${row.in} -> ${row.out} ${row.profile} ${enc.name} ${kbps} kbps, ${FRAMES} frames ` +
       `(avg ${Math.round(bytes / FRAMES)} B/frame, ${keyframes} IDR):\n` +
       `  convert p50 ${row.convert_p50_ms} p99 ${row.convert_p99_ms} ms | ` +
       `encode p50 ${row.encode_p50_ms} p99 ${row.encode_p99_ms} ms | ` +

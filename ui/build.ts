@@ -1,7 +1,8 @@
 /**
  * Builds the UI in memory with esbuild: `/index.html`, `/assets/app.js`, `/assets/app.css`
  * (index.html references the assets with a content hash in the query, so a plain `no-cache` +
- * ETag policy is enough). Preact and signals are the only dependencies.
+ * ETag policy is enough). Preact and signals are the only dependencies of the page bundle;
+ * `/assets/wasm-h264-worker.js` (tinyh264) is loaded only by pages without WebCodecs.
  *
  *   deno run -A ui/build.ts [outdir]   writes the files (e.g. ui/dist) and prints their sizes
  */
@@ -22,7 +23,13 @@ export async function buildUi(
   const minify = opts.minify ?? true;
   const result = await esbuild.build({
     absWorkingDir: uiDir,
-    entryPoints: { app: join(uiDir, "main.tsx"), "app-css": join(uiDir, "styles.css") },
+    entryPoints: {
+      app: join(uiDir, "main.tsx"),
+      "app-css": join(uiDir, "styles.css"),
+      // The WASM H.264 decoder's worker (tinyh264, WASM inlined): loaded only by pages without
+      // WebCodecs, from WASM_H264_WORKER_URL (ui/video/wasm_h264/protocol.ts).
+      "wasm-h264-worker": join(uiDir, "video", "wasm_h264", "worker.ts"),
+    },
     outdir: join(uiDir, "dist", "assets"),
     bundle: true,
     write: false,
@@ -39,11 +46,13 @@ export async function buildUi(
   });
   let js: Uint8Array | undefined;
   let css: Uint8Array | undefined;
+  let worker: Uint8Array | undefined;
   for (const f of result.outputFiles) {
     if (f.path.endsWith("/app.js")) js = f.contents;
     else if (f.path.endsWith("/app-css.css")) css = f.contents;
+    else if (f.path.endsWith("/wasm-h264-worker.js")) worker = f.contents;
   }
-  if (!js || !css) throw new Error("esbuild produced no app.js/app.css");
+  if (!js || !css || !worker) throw new Error("esbuild produced no app.js/app.css/worker");
   const template = await Deno.readTextFile(join(uiDir, "index.html"));
   const html = template
     .replace("__HASH_JS__", await shortHash(js))
@@ -52,6 +61,7 @@ export async function buildUi(
     ["/index.html", new TextEncoder().encode(html)],
     ["/assets/app.js", js],
     ["/assets/app.css", css],
+    ["/assets/wasm-h264-worker.js", worker],
   ]);
 }
 

@@ -8,6 +8,7 @@ Deno.test("UI bundle builds in memory and stays under 60 KB gzipped", async () =
     assert.deepEqual([...files.keys()].sort(), [
       "/assets/app.css",
       "/assets/app.js",
+      "/assets/wasm-h264-worker.js",
       "/index.html",
     ]);
     const html = new TextDecoder().decode(files.get("/index.html"));
@@ -15,8 +16,13 @@ Deno.test("UI bundle builds in memory and stays under 60 KB gzipped", async () =
     assert.doesNotMatch(html, /__HASH_/);
     assert.doesNotMatch(html, /<script(?![^>]*src=)/); // no inline script (the CSP forbids it)
     let gz = 0;
-    for (const b of files.values()) gz += await gzipSize(b);
+    for (const [path, b] of files) {
+      if (path !== "/assets/wasm-h264-worker.js") gz += await gzipSize(b);
+    }
     assert.ok(gz <= 60 * 1024, `bundle is ${gz} B gzipped`);
+    // The WASM H.264 worker loads only on pages without WebCodecs; its WASM is inlined (base64).
+    const worker = await gzipSize(files.get("/assets/wasm-h264-worker.js")!);
+    assert.ok(worker <= 80 * 1024, `WASM H.264 worker is ${worker} B gzipped`);
   } finally {
     await esbuild.stop();
   }
