@@ -14,6 +14,7 @@ import {
   lanDisconnectPath,
   sessionCookieName,
 } from "../protocol/lan.ts";
+import { qrMatrix, QUIET_ZONE } from "../protocol/qr.ts";
 import { createLan, type Lan, type LanAgent, type LanSmx, startSmxOnLan } from "./support/netns.ts";
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "main.ts");
@@ -179,6 +180,44 @@ Deno.test({
           const hello = await agent.http({ url: `${origin}/hello`, headers: { cookie: c } });
           assert.equal(hello.status, 200);
           assert.equal((await s.status()).devices.length, 2);
+        }),
+      );
+
+      ok.push(
+        await t.step("smx pairing show prints the QR of the pairing URL and the code", async () => {
+          const st = await s.status();
+          const cli = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", MAIN, "pairing", "show", "--port", String(s.port)],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const out = new TextDecoder().decode(cli.stdout);
+          assert.equal(cli.code, 0, out + new TextDecoder().decode(cli.stderr));
+          assert.ok(
+            out.includes(`open ${origin}/pair on it and type the code ${formatCode(st.code!)}`),
+            out,
+          );
+          // The half blocks read back are the pairing URL's QR code, quiet zone and all.
+          const esc = String.fromCharCode(27);
+          const lines = out.split("\n").filter((l) => l.startsWith(`${esc}[38;5;16;48;5;231m`))
+            .map((l) => l.replaceAll(new RegExp(`${esc}\\[[0-9;]*m`, "g"), ""));
+          const m = qrMatrix(st.pairingUrl!);
+          const side = m.size + 2 * QUIET_ZONE;
+          assert.equal(lines.length, Math.ceil(side / 2), out);
+          let bits = "";
+          for (let r = 0; r < side; r++) {
+            for (const ch of [...lines[r >> 1]]) {
+              bits += (r & 1 ? "█▄" : "█▀").includes(ch) ? "1" : "0";
+            }
+          }
+          let want = "";
+          for (let r = -QUIET_ZONE; r < m.size + QUIET_ZONE; r++) {
+            for (let c = -QUIET_ZONE; c < m.size + QUIET_ZONE; c++) {
+              const inside = r >= 0 && c >= 0 && r < m.size && c < m.size;
+              want += inside ? m.modules[r * m.size + c] : "0";
+            }
+          }
+          assert.equal(bits, want);
         }),
       );
 
