@@ -3,12 +3,13 @@
  *
  * tinyh264 (npm, Apache-2.0) is h264bsd compiled to WebAssembly: Baseline only (CAVLC, no
  * B-frames), one access unit in, one I420 picture out. Its own worker glue is not used: it
- * initialises the decoder with output reordering on (h264bsd then holds pictures back and, for
- * the first one, hands out a NULL picture pointer), copies every access unit into a fixed 1 MiB
- * buffer (a big IDR would overrun it) and ignores the SPS's cropping. This file drives the five
- * exported C functions directly:
+ * leaves output reordering on, copies every access unit into a fixed 1 MiB buffer (a big IDR
+ * would overrun it) and ignores the SPS's cropping. This file drives the exported C functions:
  *  - the decoder is initialised with `noOutputReordering = 1`: smx's streams have no B-frames,
- *    so every access unit gives its picture at once;
+ *    so every access unit gives its picture at once. (x264's streams say so in the VUI, which
+ *    h264bsd honours too; a stream without VUI bitstream_restriction and with POC type 0, e.g.
+ *    from FFmpeg 5.1's NVENC, would otherwise be held back a DPB's worth, and the glue would read
+ *    a picture through a NULL pointer meanwhile);
  *  - the input buffer grows to the largest access unit seen;
  *  - each picture is copied out of WASM memory into a fresh ArrayBuffer that is transferred to
  *    the page (the WASM heap is reused by the next decode), with the visible rectangle from the
