@@ -1,6 +1,8 @@
 /**
  * Headers every response of smx carries, on every listener, refusals included:
  * - a Content-Security-Policy that keeps pages to their own origin (scripts, sockets, frames);
+ *   'wasm-unsafe-eval' lets a page compile WebAssembly from its own origin (the WASM H.264 decoder
+ *   of pages without WebCodecs, ui/video/wasm_h264/) and allows no JS eval;
  * - nosniff, so a JSON or text answer is never run as a script or styled as a page;
  * - no Referer ever leaves a page of ours (the pairing URL's secret is in the fragment, which
  *   browsers never send, but other paths may name a device);
@@ -11,7 +13,9 @@
  * No CORS header is ever sent: no other origin may read anything of ours.
  */
 
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self'; " +
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+  "connect-src 'self'; " +
   "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; " +
   "base-uri 'none'; form-action 'self'";
 
