@@ -7,9 +7,12 @@
  * What is not: TCP connections Deno.serve accepted but that carry no request right now, i.e. idle
  * keep-alive connections between requests and connections that have not finished their request
  * head. Deno.serve does not expose them, never times an idle one out (measured: still open after
- * 200 s) and ignores a handler's `Connection: close`; they come out of FD_RESERVE below (a browser
- * keeps at most 6 idle per origin, and only loopback peers reach smx at all). Should a local
- * client hoard them anyway, accept() fails and http/keep_listening.ts takes over.
+ * 200 s; one that never sends a byte, or half a request head, still open after 70 s) and ignores
+ * a handler's `Connection: close`; they come out of FD_RESERVE below (a browser keeps at most 6
+ * idle per origin). With --lan, any peer on the network can open such connections before pairing:
+ * should one hoard them, accept() fails, smx keeps running (http/keep_listening.ts) and serves
+ * new clients again as they close. Bounding them per address needs an accept loop of our own,
+ * which Deno.serve does not offer (docs/lan.md: a firewall's per-address limit does it today).
  */
 
 /**

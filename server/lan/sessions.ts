@@ -120,6 +120,7 @@ export class Sessions {
     }
     s.sockets.add(socket);
     socket.addEventListener("close", () => {
+      s.lastSeen = this.#now(); // a socket open for hours is the device being there all along
       if (s.sockets.delete(socket)) this.#recount();
     }, { once: true });
     this.#recount();
