@@ -18,12 +18,17 @@ export const PAIRING_HELP =
   --port N   the running smx's port (SMX_PORT, default 7300)
 `;
 
+/** smx's loopback listener: 127.0.0.1 by default, [::1] with --bind ::1. */
 async function call(port: number, path: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(`http://127.0.0.1:${port}${path}`, init);
-  } catch (e) {
-    throw new Error(`no smx answers on 127.0.0.1:${port} (${(e as Error).message}); pass --port`);
+  let why = "";
+  for (const host of ["127.0.0.1", "[::1]"]) {
+    try {
+      return await fetch(`http://${host}:${port}${path}`, init);
+    } catch (e) {
+      why ||= (e as Error).message;
+    }
   }
+  throw new Error(`no smx answers on loopback port ${port} (${why}); pass --port`);
 }
 
 async function status(port: number): Promise<LanStatus> {
