@@ -3,6 +3,8 @@
  * secure context (http://smx-lan.test:PORT, mapped to 127.0.0.1 by a host-resolver rule), where
  * VideoDecoder is missing: Constrained Baseline streams from the shim's encoder, decoded in the
  * worker, drawn with 2D drawImage(VideoFrame), and the frame stamp read back off the canvas.
+ * Pages under /wasm/ get smx's real CSP; the others the policy before 'wasm-unsafe-eval', which
+ * must refuse the WASM.
  *
  * Also prints decode figures (per frame p50/p95 and sequential throughput at 640x360 and
  * 1280x720). Longer runs for measuring:
@@ -16,6 +18,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { type EncodedFrame, H264Encoder, type H264Profile } from "../../ffi/encoder.ts";
 import { writeStamp } from "../../protocol/stamp.ts";
 import { buildUi } from "../../ui/build.ts";
+import { CONTENT_SECURITY_POLICY } from "../../server/http/security_headers.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -23,16 +26,13 @@ const HOST = "smx-lan.test";
 /** Frames of the measured 640x360 and 1280x720 streams. */
 const FRAMES = Number(Deno.env.get("SMX_WASM_H264_FRAMES") ?? 120);
 
-/** smx's policy today (server/app.ts, server/http/security_headers.ts). */
-const CSP_NOW = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; " +
+/** smx's policy before the WASM decoder: default-src 'self' alone (no script-src). */
+const CSP_BEFORE = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; " +
   "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
-/** The same plus what WebAssembly needs: compiling a module is what 'wasm-unsafe-eval' allows
- * (no JS eval). Served on pages under /wasm/ (and their worker). */
-const CSP_WASM = CSP_NOW.replace(
-  "default-src 'self';",
-  "default-src 'self'; " +
-    "script-src 'self' 'wasm-unsafe-eval';",
-);
+/** smx's policy now (server/http/security_headers.ts), with `script-src 'self'
+ * 'wasm-unsafe-eval'` (compiling WebAssembly, no JS eval). Served on pages under /wasm/ and
+ * their worker. */
+const CSP_WASM = CONTENT_SECURITY_POLICY;
 
 // ---- streams from the shim ----------------------------------------------------------------
 
@@ -367,7 +367,7 @@ Deno.test({
       return new Response(new Uint8Array(body), {
         headers: {
           "content-type": type,
-          "content-security-policy": wasm ? CSP_WASM : CSP_NOW,
+          "content-security-policy": wasm ? CSP_WASM : CSP_BEFORE,
           "x-content-type-options": "nosniff",
           "cache-control": "no-store",
         },
@@ -393,7 +393,7 @@ Deno.test({
           (globalThis as any).__wasm[fn as string](...(args as unknown[])), [fn, args] as const);
 
       await t.step(
-        "smx's CSP today refuses to compile the WASM: 'wasm-unsafe-eval' needed",
+        "default-src 'self' alone refuses to compile the WASM; smx's CSP allows it",
         async () => {
           await open("/");
           const env = await call<Record<string, unknown>>("env");

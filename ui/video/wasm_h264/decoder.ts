@@ -26,8 +26,10 @@
  * 640x368). 2D `drawImage(frame)` then converts YUV → RGB on the browser's fast path.
  *
  * CSP: the worker comes from 'self', but compiling WebAssembly needs `'wasm-unsafe-eval'`; with
- * smx's `default-src 'self'` alone `ready` rejects with a CompileError. The policy must say
- * `script-src 'self' 'wasm-unsafe-eval'` (it does not allow JS eval).
+ * `default-src 'self'` alone `ready` rejects with a CompileError (Chromium and Firefox). smx's
+ * policy (server/http/security_headers.ts) says `script-src 'self' 'wasm-unsafe-eval'`, which
+ * allows no JS eval; the worker script's own response must carry it too (a worker's CSP is its
+ * response's). The WASM is inlined in the worker, so no .wasm asset and no connect-src change.
  */
 import { KEYFRAME_RETRY_MS } from "../decoder.ts";
 import { type FromWorker, type ToWorker, WASM_H264_WORKER_URL } from "./protocol.ts";
