@@ -1,6 +1,8 @@
 /**
  * The Deno adapter: listens with Deno.serve on loopback and, with the LAN reach, on each LAN
- * address (same port; each keeps listening when accept() fails), decides who the peer is before
+ * address (same port; each keeps listening when accept() fails; a LAN address is accepted by
+ * http/lan_front.ts, which bounds connections per peer and passes them to a private loopback
+ * Deno.serve), decides who the peer is before
  * any routing — the loopback guard on loopback, the LAN gate (Host, Origin, paired session) on a
  * LAN listener — refuses clients past the one connection ceiling shared by all listeners, upgrades
  * WebSockets with Deno's own implementation (a standard WebSocket with bufferedAmount), and puts
@@ -19,6 +21,7 @@ import {
 import { openFilesSoftLimit } from "./http/open_files_limit.ts";
 import { busyResponse } from "./http/busy.ts";
 import { keepListening, type KeptListening } from "./http/keep_listening.ts";
+import { LAN_CONNECTIONS, LanFront, type LanFrontStats } from "./http/lan_front.ts";
 import type { Peer } from "./http/peer.ts";
 import { secured } from "./http/security_headers.ts";
 import type { GateVerdict } from "./lan/gate.ts";
@@ -27,6 +30,8 @@ import { rateLimited } from "./log.ts";
 export interface ListenStats extends ConnectionStats {
   /** How often an accept loop died (EMFILE…) and smx listened again. */
   listenerRestarts: number;
+  /** TCP connections of LAN peers (all LAN addresses), when serving the LAN. */
+  lan?: LanFrontStats;
 }
 
 export interface Listening {
@@ -133,9 +138,23 @@ export async function listen(app: FetchApp, opts: ListenOptions): Promise<Listen
     return v.response;
   };
 
+  const fronts: LanFront[] = [];
+  /**
+   * `lanAddress`: this server is the inner one behind the LAN front of that address, and the peer
+   * is whoever the front says the inner connection carries.
+   */
   const handlerFor = (lanAddress?: string) => async (req: Request, info: Deno.ServeHandlerInfo) => {
     const path = new URL(req.url).pathname;
-    const peer = await admit(req, (info.remoteAddr as Deno.NetAddr).hostname, lanAddress);
+    const from = info.remoteAddr as Deno.NetAddr;
+    let remote = from.hostname;
+    if (lanAddress !== undefined) {
+      const front = fronts.find((f) => f.address === lanAddress);
+      const peer = front?.peerOf(from.port);
+      // A local process that found the inner port: it did not come through the front.
+      if (!peer) return secured(new Response("not a LAN connection\n", { status: 403 }), path);
+      remote = peer;
+    }
+    const peer = await admit(req, remote, lanAddress);
     if (peer instanceof Response) return secured(peer, path);
     const slot = limit.admit();
     if (!slot) {
@@ -157,18 +176,25 @@ export async function listen(app: FetchApp, opts: ListenOptions): Promise<Listen
     return secured(res, path);
   };
 
-  const serveOn = async (hostname: string, lanAddress?: string) => {
+  /** Deno.serve on `hostname`, port `at` (0: any; kept when listening again). */
+  const serveOn = async (
+    hostname: string,
+    at: number,
+    o: { lanAddress?: string; onBound?: (port: number) => void } = {},
+  ) => {
     const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+    let bound = at;
     const server = keepListening(
       () =>
         Deno.serve({
           hostname,
-          port, // the first server's port when listening again, so clients find smx where it was
+          port: bound, // the first server's port when listening again: clients find smx there
           onListen: (addr) => {
-            port = addr.port;
+            bound = addr.port;
+            o.onBound?.(bound);
             resolve(addr);
           },
-        }, handlerFor(lanAddress)),
+        }, handlerFor(o.lanAddress)),
       { log: (m) => listenerLog(`listener ${hostname}`, `${hostname}: ${m}`) },
     );
     return { server, addr: await promise };
@@ -176,17 +202,31 @@ export async function listen(app: FetchApp, opts: ListenOptions): Promise<Listen
 
   const servers: KeptListening[] = [];
   const shutdownAll = async () => {
+    for (const f of fronts) f.close();
     await Promise.all(servers.map((s) => s.shutdown()));
     refusals.flush();
     listenerLog.flush();
   };
-  const loopback = await serveOn(opts.hostname);
+  // The guard reads `port` from the first request on, so it is set the moment smx listens.
+  const loopback = await serveOn(opts.hostname, port, { onBound: (p) => port = p });
   servers.push(loopback.server);
   if (lan) {
     lan.port = port;
+    // Each LAN connection holds three descriptors: keep LAN peers to a quarter of the ceiling.
+    const total = Math.min(LAN_CONNECTIONS, Math.max(16, Math.floor(limit.max / 4)));
     for (const address of lan.addresses) {
       try {
-        servers.push((await serveOn(address, address)).server);
+        const inner = await serveOn("127.0.0.1", 0, { lanAddress: address });
+        servers.push(inner.server);
+        fronts.push(
+          new LanFront({
+            address,
+            port,
+            innerPort: inner.addr.port,
+            total,
+            log: (key, m) => refusals(key, m),
+          }),
+        );
       } catch (e) {
         await shutdownAll();
         throw new Error(`cannot listen on ${address} port ${port}: ${(e as Error).message}`);
@@ -200,6 +240,18 @@ export async function listen(app: FetchApp, opts: ListenOptions): Promise<Listen
     connections: () => ({
       ...limit.stats(),
       listenerRestarts: servers.reduce((n, s) => n + s.restarts(), 0),
+      ...(lan
+        ? {
+          lan: fronts.map((f) => f.stats()).reduce(
+            (a, b) => ({
+              open: a.open + b.open,
+              refused: a.refused + b.refused,
+              timedOut: a.timedOut + b.timedOut,
+            }),
+            { open: 0, refused: 0, timedOut: 0 },
+          ),
+        }
+        : {}),
     }),
     shutdown: shutdownAll,
   };

@@ -236,7 +236,10 @@ Deno.test({
             body: JSON.stringify({ secret: "B".repeat(32) }),
           });
           assert.equal(one.status, 429);
-          assert.equal(one.headers["retry-after"], String(limited.retryAfterS));
+          // Retry-After says what the JSON says (the wait shrinks as the limit refills).
+          const wait = JSON.parse(one.body).retryAfterS;
+          assert.equal(one.headers["retry-after"], String(wait));
+          assert.ok(wait >= 1 && wait <= limited.retryAfterS, `${wait} s`);
           // While limited the code is not even checked; the (unguessable) QR secret still pairs.
           const code = await agent.http({
             url: `${origin}/pair`,
@@ -248,6 +251,28 @@ Deno.test({
           assert.equal((await s.status()).devices.length, before, "no session from the flood");
           assert.ok(ms < 60_000, `bounded: ${ms} ms`);
         }),
+      );
+
+      ok.push(
+        await t.step(
+          "a peer hoarding silent connections is bounded; loopback is untouched",
+          async () => {
+            // LAN connections are bounded per peer (64) and over all peers (a quarter of the
+            // ceiling, at least 16: here 16, the tighter one).
+            try {
+              const { closed } = await agent.hold(`${origin}/`, 80, 500);
+              assert.equal(closed, 80 - 16, "connections past the LAN bound closed at once");
+              const hello = await fetch(`${s.loopback}/hello`);
+              assert.equal(hello.status, 200, "the smx machine's page still works");
+              await hello.body?.cancel();
+            } finally {
+              await agent.release();
+            }
+            await new Promise((r) => setTimeout(r, 200));
+            const again = await agent.http({ url: `${origin}/hello`, headers: { cookie } });
+            assert.equal(again.status, 200, "served again once they are gone");
+          },
+        ),
       );
 
       ok.push(

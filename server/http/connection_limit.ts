@@ -9,10 +9,10 @@
  * head. Deno.serve does not expose them, never times an idle one out (measured: still open after
  * 200 s; one that never sends a byte, or half a request head, still open after 70 s) and ignores
  * a handler's `Connection: close`; they come out of FD_RESERVE below (a browser keeps at most 6
- * idle per origin). With --lan, any peer on the network can open such connections before pairing:
- * should one hoard them, accept() fails, smx keeps running (http/keep_listening.ts) and serves
- * new clients again as they close. Bounding them per address needs an accept loop of our own,
- * which Deno.serve does not offer (docs/lan.md: a firewall's per-address limit does it today).
+ * idle per origin). On a LAN address, where any peer on the network connects before pairing,
+ * smx accepts connections itself (http/lan_front.ts): 64 per peer address, a quarter of this
+ * ceiling over all peers, and a first request head within 10 s. Should a local client hoard them
+ * anyway, accept() fails and http/keep_listening.ts takes over.
  */
 
 /**

@@ -83,6 +83,12 @@ export interface LanAgent {
   /** Waits up to `timeoutMs` for the socket to close. */
   wsClosed(handle: number, timeoutMs: number): Promise<WsClosedResult>;
   wsClose(handle: number): Promise<void>;
+  /**
+   * Opens `count` TCP connections to `url`'s host and sends nothing (a peer hoarding sockets);
+   * after `waitMs` says how many the server has closed. The rest stay open until release().
+   */
+  hold(url: string, count: number, waitMs: number): Promise<{ closed: number }>;
+  release(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -394,6 +400,8 @@ async function startAgent(ns: string): Promise<LanAgent> {
       call("ws", { url, headers, timeoutMs }, timeoutMs + 5000),
     wsClosed: (handle, timeoutMs) => call("wsClosed", { handle, timeoutMs }, timeoutMs + 5000),
     wsClose: (handle) => call("wsClose", { handle }),
+    hold: (url, count, waitMs) => call("hold", { url, count, timeoutMs: waitMs }, waitMs + 30_000),
+    release: () => call("release", {}),
     async close() {
       if (!ended) {
         await writer.close().catch(() => {});
@@ -521,6 +529,7 @@ interface AgentSocket {
 
 async function runAgent(): Promise<void> {
   const sockets = new Map<number, AgentSocket>();
+  const held: Deno.Conn[] = [];
   let nextHandle = 1;
   const out = (o: unknown) =>
     Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
@@ -575,6 +584,31 @@ async function runAgent(): Promise<void> {
       ]);
       clearTimeout(timer);
       return { close, messages: s.messages };
+    },
+    async hold(m) {
+      const u = new URL(m.url);
+      const conns: Deno.Conn[] = [];
+      for (let i = 0; i < m.count; i++) {
+        conns.push(await Deno.connect({ hostname: u.hostname, port: Number(u.port || 80) }));
+      }
+      // A read that ends (null) or fails within the wait: the server closed that connection.
+      const ends = conns.map((c) => c.read(new Uint8Array(1)).then((n) => n === null, () => true));
+      await new Promise((r) => setTimeout(r, m.timeoutMs));
+      let closed = 0;
+      for (let i = 0; i < conns.length; i++) {
+        const done = await Promise.race([ends[i], Promise.resolve(false)]);
+        if (done) closed++;
+        else held.push(conns[i]);
+      }
+      return { closed };
+    },
+    release() {
+      for (const c of held.splice(0)) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      return Promise.resolve();
     },
     wsClose(m) {
       sockets.get(m.handle)?.ws.close();
