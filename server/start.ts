@@ -27,6 +27,7 @@ import { VideoClient } from "./video/client.ts";
 import { SMX_VERSION, type SmxHello } from "./hello.ts";
 import type { Logger } from "./log.ts";
 import { LanReach } from "./lan/lan.ts";
+import { PairingChannels } from "./engine/pairing_channels.ts";
 import { checkAddresses, defaultRouteInterface, lanAddresses } from "./lan/addresses.ts";
 import { lanUrlsText, pairingText } from "./lan/banner.ts";
 
@@ -240,6 +241,21 @@ export async function start(o: StartOptions): Promise<Running> {
     throw e;
   }
 
+  // The engine draws the pairing QR in its own window while no LAN device is connected.
+  const pairingChannels = new PairingChannels(mirror, { log: (level, m) => log[level](m) });
+  const publishPairing = () => {
+    const url = lan?.pairingUrl() ?? null;
+    const qr = lan?.qrMatrix() ?? null;
+    pairingChannels.publish(
+      lan && url && qr
+        ? { url, qr, code: lan.pairing.state.code, show: lan.lanClients() === 0 }
+        : null,
+    );
+  };
+  const offLanClients = lan?.onLanClientsChange(publishPairing) ?? (() => {});
+  const offRotate = lan?.onRotate(publishPairing) ?? (() => {});
+  publishPairing();
+
   const host = o.bind === "0.0.0.0" || o.bind === "127.0.0.1" ? "localhost" : o.bind;
   const url = `http://${host}:${server.port}/`;
   await mirror.whenConnected(3000).catch(() => {});
@@ -279,6 +295,9 @@ export async function start(o: StartOptions): Promise<Running> {
       for (const c of videoClients) c.close();
       await server.shutdown().catch(() => {});
       await sessions.close();
+      offLanClients();
+      offRotate();
+      await pairingChannels.close(); // Show = false: a stopped smx's QR is dead
       await engines.stop();
       assets.close();
       await demo?.stop();

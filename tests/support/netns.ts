@@ -288,10 +288,15 @@ export interface LanSmx {
  * `smx start --lan-address <this LAN's host address>` (loopback + that address only; no demo
  * engine, a fixed encode budget: start-up in seconds), with `args` added.
  */
-export async function startSmxOnLan(lan: Lan, args: string[] = []): Promise<LanSmx> {
+export async function startSmxOnLan(
+  lan: Lan,
+  args: string[] = [],
+  o: { engineDir?: string } = {},
+): Promise<LanSmx> {
   // Imported here: the agent (this file, inside the namespace) must load nothing but itself.
   const { startMainTs, tempEngineDir } = await import("./processes.ts");
-  const engines = tempEngineDir();
+  // A folder of its own, or the caller's (where the caller started an engine for smx to find).
+  const engines = o.engineDir ?? tempEngineDir();
   const proc = await startMainTs([
     "start",
     "--port",
@@ -320,7 +325,7 @@ export async function startSmxOnLan(lan: Lan, args: string[] = []): Promise<LanS
     secret: async () => new URL((await status()).pairingUrl!).hash.slice(1),
     async close() {
       await proc.kill("SIGTERM");
-      Deno.removeSync(engines, { recursive: true });
+      if (!o.engineDir) Deno.removeSync(engines, { recursive: true });
     },
   };
 }
