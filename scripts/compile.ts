@@ -28,7 +28,12 @@ await run(Deno.execPath(), ["task", "build:native"]);
 
 // The UI is prebuilt into ui/dist: a compiled binary has no esbuild to build it at run time.
 const { buildUi } = await import("../ui/build.ts");
-const files = await buildUi({ minify: true });
+const { buildPairPage } = await import("../ui/pair/build.ts");
+// The main UI and the LAN pairing page (/pair) are built apart; both ship.
+const files = new Map([
+  ...await buildUi({ minify: true }),
+  ...await buildPairPage({ minify: true }),
+]);
 const dist = join(root, "ui", "dist");
 try {
   Deno.removeSync(dist, { recursive: true });
