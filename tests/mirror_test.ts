@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { discoverEngines, selectEngine } from "../server/engine/discovery.ts";
 import { ParamMirror, ParamWriteError } from "../server/engine/param_mirror.ts";
 import { ParamClient } from "../protocol/params_client.ts";
+import { isSmxChannel } from "../server/params/smx_channels.ts";
 import { ParamStore } from "../protocol/param_store.ts";
 import type { ChannelMeta } from "../protocol/params.ts";
 import { KINDS, randomValue } from "../demo/churn.ts";
@@ -56,7 +57,11 @@ async function assertInSync(observer: ParamClient, mirror: ParamMirror, browser:
   );
   const engineValues = observer.store.values();
   assert.deepEqual(mirror.snapshot()!.values, engineValues, "mirror == engine hub");
-  assert.deepEqual(browser.store.values(), engineValues, "browser == engine hub");
+  // Browsers never see smx's own Smx.* channels (server/params/smx_channels.ts).
+  const forBrowsers = Object.fromEntries(
+    Object.entries(engineValues).filter(([path]) => !isSmxChannel(path)),
+  );
+  assert.deepEqual(browser.store.values(), forBrowsers, "browser == engine hub less Smx.*");
   assert.equal(mirror.snapshot()!.instanceId, observer.store.instanceId);
   const paths = mirror.channels().map((c) => c.path);
   assert.equal(new Set(paths).size, paths.length, "no duplicated channels");
