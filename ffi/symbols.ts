@@ -7,6 +7,7 @@ import { limitsSymbols } from "./symbols/limits.ts";
 import { ringSymbols } from "./symbols/ring.ts";
 import { patternSymbols } from "./symbols/pattern.ts";
 import { encoderSymbols } from "./symbols/encoder.ts";
+import { jpegSymbols } from "./symbols/jpeg.ts";
 
 export const symbols = {
   ...commonSymbols,
@@ -14,6 +15,7 @@ export const symbols = {
   ...ringSymbols,
   ...patternSymbols,
   ...encoderSymbols,
+  ...jpegSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type SmxSymbols = typeof symbols;

@@ -21,6 +21,7 @@ const PKG_MODULES: Record<string, string> = {
   libavcodec: "libavcodec-dev",
   libavutil: "libavutil-dev",
   libswscale: "libswscale-dev",
+  libturbojpeg: "libturbojpeg0-dev", // ffi/native/jpeg.c (TurboJPEG API of libjpeg-turbo)
 };
 /** Headers found without pkg-config → Debian package. */
 const HEADERS: Record<string, string> = { "/usr/include/libyuv.h": "libyuv-dev" };

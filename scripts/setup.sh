@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever smx is missing on a Debian machine that has Node.js, saying what it installs,
 # then builds the native shim. Idempotent: a second run installs nothing.
-#   bash scripts/setup.sh          what `start` needs (Deno, FFmpeg/x264/libyuv dev packages, gcc)
-#   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium, valgrind,
+#   bash scripts/setup.sh          what `start` needs (Deno, FFmpeg/x264/libyuv/TurboJPEG dev
+#                                  packages, gcc)
+#   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium, Firefox ESR, valgrind,
 #                                  zbarimg to decode the pairing QR off a frame)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +17,10 @@ as_root() {
   fi
 }
 
-packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libyuv-dev)
+packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libyuv-dev
+  libturbojpeg0-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  packages+=(ffmpeg chromium fonts-dejavu-core valgrind zbar-tools)
+  packages+=(ffmpeg chromium firefox-esr fonts-dejavu-core valgrind zbar-tools iproute2)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -45,6 +45,7 @@ async function buildHarness(dir: string): Promise<string> {
     "libavcodec",
     "libavutil",
     "libswscale",
+    "libturbojpeg",
   ]);
   assert.equal(pc.code, 0, `pkg-config: ${pc.out}`);
   const exe = join(dir, "churn_test");

@@ -28,9 +28,18 @@ static int ensure_scratch(smx_converter *cv, size_t bytes) {
 }
 
 /* Same-size colour conversion. libyuv's "ARGB" is B,G,R,A in memory (= our BGRA) and its
- * "ABGR" is R,G,B,A (= our RGBA). */
+ * "ABGR" is R,G,B,A (= our RGBA). Video (H.264) is limited range (16..235, what the encoder
+ * signals); JPEG/JFIF is full range (0..255), libyuv's "J" variants: decoding limited-range
+ * planes as JFIF would grey the blacks and dull every colour. */
 static int to_yuv(const uint8_t *src, int stride, int w, int h, uint32_t format,
-                  uint8_t *const plane[3], const int pstride[3], int nv12) {
+                  uint8_t *const plane[3], const int pstride[3], int nv12, int full_range) {
+  if (full_range) {
+    if (nv12) return -1; /* no full-range NV12 converter; nothing asks for one */
+    return format == SMX_CONVERT_RGBA ? ABGRToJ420(src, stride, plane[0], pstride[0], plane[1],
+                                                   pstride[1], plane[2], pstride[2], w, h)
+                                      : ARGBToJ420(src, stride, plane[0], pstride[0], plane[1],
+                                                   pstride[1], plane[2], pstride[2], w, h);
+  }
   if (nv12) {
     return format == SMX_CONVERT_RGBA
                ? ABGRToNV12(src, stride, plane[0], pstride[0], plane[1], pstride[1], w, h)
@@ -51,7 +60,8 @@ static int scale_then_convert(smx_converter *cv, const uint8_t *src, uint32_t w,
    * on downscales (no aliasing of thin lines or the frame stamp) and is bilinear upward. */
   if (ARGBScale(src, (int)stride, (int)w, (int)h, cv->scratch, ow * 4, ow, oh, kFilterBox))
     return smx_fail(SMX_E_INVALID_ARG, "convert: ARGBScale refused %ux%u -> %dx%d", w, h, ow, oh);
-  if (to_yuv(cv->scratch, ow * 4, ow, oh, format, dst->plane, dst->stride, dst->nv12))
+  if (to_yuv(cv->scratch, ow * 4, ow, oh, format, dst->plane, dst->stride, dst->nv12,
+             cv->full_range))
     return smx_fail(SMX_E_INVALID_ARG, "convert: colour conversion refused %dx%d", ow, oh);
   return SMX_OK;
 }
@@ -64,7 +74,7 @@ static int convert_then_scale(smx_converter *cv, const uint8_t *src, uint32_t w,
   if (st) return st;
   uint8_t *plane[3] = {cv->scratch, cv->scratch + ysize, cv->scratch + ysize + csize};
   int pstride[3] = {iw, dst->nv12 ? cw * 2 : cw, cw};
-  if (to_yuv(src, (int)stride, iw, ih, format, plane, pstride, dst->nv12))
+  if (to_yuv(src, (int)stride, iw, ih, format, plane, pstride, dst->nv12, cv->full_range))
     return smx_fail(SMX_E_INVALID_ARG, "convert: colour conversion refused %dx%d", iw, ih);
   int ow = (int)dst->width, oh = (int)dst->height, r;
   if (dst->nv12) {
@@ -87,7 +97,7 @@ int smx_convert(smx_converter *cv, const uint8_t *src, uint32_t width, uint32_t 
   if (width >= dst->width && height >= dst->height && width - dst->width <= 1 &&
       height - dst->height <= 1) {
     if (to_yuv(src, (int)stride, (int)dst->width, (int)dst->height, format, dst->plane,
-               dst->stride, dst->nv12))
+               dst->stride, dst->nv12, cv->full_range))
       return smx_fail(SMX_E_INVALID_ARG, "convert: colour conversion refused %ux%u", width,
                       height);
     return SMX_OK;

@@ -22,6 +22,8 @@ typedef struct {
 enum { SMX_CONVERT_TRIALS = 3 }; /* timed runs of each order before choosing */
 
 typedef struct {
+  int full_range;   /* set by the owner: 1 = full-range BT.601 output (JPEG's "J420", I420 only),
+                       0 = limited range (video: what the H.264 encoder signals) */
   uint8_t *scratch; /* intermediate picture of either order */
   size_t scratch_cap;
   uint32_t in_w, in_h, out_w, out_h; /* geometry the choice below was made for */
