@@ -1,11 +1,12 @@
 /**
  * Video wire format between smx and a browser on the local reaches (runtime-neutral: imported by
- * server/ and ui/). Control messages are JSON text frames; each encoded access unit is one binary
- * frame: a fixed 32-byte little-endian header, then H.264 Annex-B bytes.
+ * server/ and ui/). Control messages are JSON text frames; each encoded picture is one binary
+ * frame: a fixed 32-byte little-endian header, then the payload of the stream's codec (an H.264
+ * Annex-B access unit, or one complete JPEG file).
  *
  *   off size field
  *   0   u8   version (1)
- *   1   u8   flags: bit0 keyframe (IDR with SPS/PPS)
+ *   1   u8   flags: bit0 keyframe (IDR with SPS/PPS; every JPEG frame)
  *   2   u16  stream id (chosen by the client per tile in its subscribe message)
  *   4   u32  engine frame number (from the frame ring / stamp)
  *   8   f64  capture time, µs since the Unix epoch (engine clock)
@@ -69,6 +70,23 @@ export function unpackVideoFrame(
   };
 }
 
+/**
+ * What a page asks smx to encode for it, by what it can decode (ui/video/pipelines.ts):
+ *  - "h264": H.264 Main (CABAC), for WebCodecs' VideoDecoder (secure contexts: loopback, HTTPS);
+ *  - "h264-baseline": Constrained Baseline (CAVLC), for the WASM decoder of pages without
+ *    WebCodecs (a LAN address over plain HTTP in Chromium and Firefox);
+ *  - "jpeg": one standalone JPEG per frame, for pages that can run neither (createImageBitmap).
+ * A rendition is encoded once per codec that someone watches; the same demand in another codec
+ * is another encode session.
+ */
+export const VIDEO_CODECS = ["h264", "h264-baseline", "jpeg"] as const;
+export type VideoCodec = typeof VIDEO_CODECS[number];
+export const DEFAULT_VIDEO_CODEC: VideoCodec = "h264";
+
+export function isVideoCodec(v: unknown): v is VideoCodec {
+  return typeof v === "string" && (VIDEO_CODECS as readonly string[]).includes(v);
+}
+
 /** Client → smx control messages on the video socket. */
 export type VideoClientMessage =
   | {
@@ -78,6 +96,8 @@ export type VideoClientMessage =
     width: number;
     height: number;
     fps: number;
+    /** Default DEFAULT_VIDEO_CODEC. */
+    codec?: VideoCodec;
   }
   | { type: "unsubscribe"; stream: number }
   | { type: "keyframe"; stream: number } // the decoder saw a gap: ask for an IDR
@@ -131,7 +151,10 @@ export type VideoServerMessage =
     height: number;
     fps: number;
     encoder: string;
-    codec: string; // e.g. "avc1.4d401f" for VideoDecoder.configure
+    /** The codec asked for in the subscribe (what the payloads are). */
+    format: VideoCodec;
+    /** "avc1.4d401f" (VideoDecoder.configure), "avc1.42c01f" (Baseline) or "jpeg". */
+    codec: string;
     /** Present when the rendition is below the demand's, with the reason and what was asked. */
     limited?: { by: VideoLimit; asked: { width: number; height: number; fps: number } };
   }
