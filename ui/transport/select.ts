@@ -4,9 +4,10 @@
  *
  *   reach        origin                               video            params
  *   same machine localhost, 127.0.0.0/8, [::1]       local WebSocket  local WebSocket
- *   LAN          a private address / .local name      local WebSocket  local WebSocket (a LAN
- *                                                     app, or WebCodecs where the browser allows
- *                                                     it without a secure context)
+ *   LAN          a private address / .local name      local WebSocket  local WebSocket
+ *                (paired: server/lan/)                (decoded by WebCodecs where the page has it,
+ *                                                     else WASM H.264 Baseline or JPEG: see
+ *                                                     ui/video/paths.ts)
  *   WAN          anything else (the public server)    (LiveKit, later) (relay, later)
  *
  * Only the local implementations exist today, so every reach uses them; a LAN or WAN

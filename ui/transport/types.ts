@@ -5,7 +5,7 @@
  */
 import type { ReadonlySignal } from "@preact/signals";
 
-import type { VideoLimit } from "../../protocol/video.ts";
+import type { VideoCodec, VideoLimit } from "../../protocol/video.ts";
 import type {
   ChannelMeta,
   LinkState as EngineLinkState,
@@ -13,7 +13,7 @@ import type {
   PointerChannels,
 } from "../../protocol/params.ts";
 
-export type { ChannelMeta, ParamValue, VideoLimit };
+export type { ChannelMeta, ParamValue, VideoCodec, VideoLimit };
 
 /**
  * The health of one of our own links (to smx today; to a relay later). "busy": the server is at
@@ -52,11 +52,15 @@ export interface SourceInfo {
   pointer?: PointerPaths;
 }
 
-/** What a tile asks for: its on-screen size in device pixels and the rate it can show. */
+/**
+ * What a tile asks for: its on-screen size in device pixels, the rate it can show, and what it
+ * can decode (default "h264": WebCodecs; see ui/video/paths.ts).
+ */
 export interface VideoDemand {
   width: number;
   height: number;
   fps: number;
+  codec?: VideoCodec;
 }
 
 /** What the sender actually delivers for a subscription (after its size-class rounding). */
@@ -66,7 +70,9 @@ export interface StreamInfo {
   height: number;
   fps: number;
   encoder: string;
-  /** WebCodecs codec string, e.g. "avc1.4d401f". */
+  /** What the payloads are (the demand's codec). */
+  format: VideoCodec;
+  /** WebCodecs codec string, e.g. "avc1.4d401f"; "jpeg" for JPEG streams. */
   codec: string;
   /** Set when the sender gives less than the demand asked, and why. */
   limited?: { by: VideoLimit; asked: VideoDemand };
@@ -81,7 +87,7 @@ export interface PlaybackReport {
   drawMs: number;
 }
 
-/** One encoded access unit, ready for `new EncodedVideoChunk` (H.264 Annex-B, no description). */
+/** One encoded picture: an H.264 Annex-B access unit (no description) or a JPEG file. */
 export interface EncodedFrame {
   keyframe: boolean;
   /** Engine frame number. */

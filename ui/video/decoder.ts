@@ -17,6 +17,7 @@
 import type { EncodedFrame, StreamInfo } from "../transport/types.ts";
 import type { Presenter } from "./present.ts";
 import { nowMs, type TileStats } from "./stats.ts";
+import { type FramePipeline, frameStride, noteStreamInfo, type PipelineDeps } from "./pipeline.ts";
 
 /** Chunks allowed to wait in the decoder before we skip ahead. */
 export const MAX_DECODE_QUEUE = 5;
@@ -47,7 +48,7 @@ interface Meta {
   receivedMs: number;
 }
 
-export class DecodePipeline {
+export class DecodePipeline implements FramePipeline {
   #decoder: VideoDecoder | null = null;
   #config: VideoDecoderConfig | null = null;
   #waitKey = true;
@@ -58,22 +59,23 @@ export class DecodePipeline {
   #meta = new Map<number, Meta>();
   #closed = false;
 
-  constructor(
-    private presenter: Presenter,
-    private stats: TileStats,
-    private requestKeyframe: () => void,
-    private sourceFps: number,
-  ) {}
+  private presenter: Presenter;
+  private stats: TileStats;
+  private requestKeyframe: () => void;
+  private sourceFps: number;
+
+  constructor(deps: PipelineDeps) {
+    this.presenter = deps.presenter;
+    this.stats = deps.stats;
+    this.requestKeyframe = deps.requestKeyframe;
+    this.sourceFps = deps.sourceFps;
+    this.stats.path = "webcodecs";
+  }
 
   /** The sender (re)started the stream: configure for its codec and size, then wait for a key. */
   info(i: StreamInfo): void {
-    this.stats.encoder = i.encoder;
-    this.stats.codec = i.codec;
-    this.stats.rendition = `${i.width}x${i.height}@${i.fps}`;
-    this.stats.limited = i.limited
-      ? `${i.limited.by} (asked ${i.limited.asked.width}x${i.limited.asked.height}@${i.limited.asked.fps})`
-      : "";
-    this.#stride = Math.max(1, Math.round((this.sourceFps || i.fps) / Math.max(1, i.fps)));
+    noteStreamInfo(this.stats, i);
+    this.#stride = frameStride(this.sourceFps, i.fps);
     this.#configure({
       codec: i.codec,
       codedWidth: i.width,

@@ -6,9 +6,19 @@
  *    when the newer one comes), or two frames were drawn in this display interval already (the
  *    source is faster than the display); a held frame is drawn at the next animation frame if
  *    nothing newer came;
- *  - every VideoFrame is closed exactly once.
+ *  - every picture is closed exactly once.
  */
 import { nowMs, type TileStats } from "./stats.ts";
+
+/** A decoded picture: a VideoFrame (WebCodecs, the WASM decoder) or an ImageBitmap (JPEG). */
+export type Picture = VideoFrame | ImageBitmap;
+
+function pictureSize(p: Picture): { w: number; h: number } {
+  return "displayWidth" in p ? { w: p.displayWidth, h: p.displayHeight } : {
+    w: p.width,
+    h: p.height,
+  };
+}
 
 /**
  * "2d": CanvasRenderingContext2D.drawImage(VideoFrame), synchronous (the default: measured
@@ -30,7 +40,7 @@ export interface FrameMeta {
 export class Presenter {
   #ctx2d: CanvasRenderingContext2D | null = null;
   #ctxBitmap: ImageBitmapRenderingContext | null = null;
-  #pending: VideoFrame | null = null;
+  #pending: Picture | null = null;
   #pendingMeta: FrameMeta = { captureUs: 0, frame: -1, decodedMs: 0 };
   /** Draws since the last animation frame. */
   #draws = 0;
@@ -56,7 +66,7 @@ export class Presenter {
   }
 
   /** Takes ownership of `frame`; `newerComing`: the decoder holds a newer frame already. */
-  push(frame: VideoFrame, meta: FrameMeta, newerComing = false): void {
+  push(frame: Picture, meta: FrameMeta, newerComing = false): void {
     if (this.#closed) {
       frame.close();
       return;
@@ -125,11 +135,12 @@ export class Presenter {
     this.onPictureSize(w, h);
   }
 
-  #draw(frame: VideoFrame, meta: FrameMeta): void {
+  #draw(frame: Picture, meta: FrameMeta): void {
     this.#draws++;
     const t0 = nowMs();
     this.stats.wait.push(t0 - meta.decodedMs);
-    this.#resize(frame.displayWidth, frame.displayHeight);
+    const size = pictureSize(frame);
+    this.#resize(size.w, size.h);
     if (this.#ctx2d) {
       try {
         this.#ctx2d.drawImage(frame, 0, 0, this.#w, this.#h);

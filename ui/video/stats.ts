@@ -46,6 +46,8 @@ export interface TileSnapshot {
   codedHeight: number;
   encoder: string;
   codec: string;
+  /** How this page decodes: "webcodecs", "wasm" (H.264 Baseline in a worker) or "jpeg". */
+  path: string;
   renderer: string;
   /** The rendition the sender gives ("1280x720@60"). */
   rendition: string;
@@ -69,6 +71,7 @@ export class TileStats {
   codedHeight = 0;
   encoder = "";
   codec = "";
+  path = "";
   renderer = "";
   rendition = "";
   limited = "";
@@ -139,6 +142,7 @@ export class TileStats {
       codedHeight: this.codedHeight,
       encoder: this.encoder,
       codec: this.codec,
+      path: this.path,
       renderer: this.renderer,
       rendition: this.rendition,
       limited: this.limited,

@@ -43,6 +43,8 @@ export function StatsOverlay({ stats }: { stats: { current: TileStats | null } }
       )}
       <dt>encoder</dt>
       <dd data-stat="encoder">{s.encoder || "–"}</dd>
+      <dt>decoder</dt>
+      <dd data-stat="path">{s.path || "–"} · {s.codec || "–"}</dd>
       <dt>drops</dt>
       <dd>{s.droppedBeforeDecode} + {s.droppedUndrawn} · idr {s.keyframeRequests}</dd>
     </dl>

@@ -6,8 +6,17 @@
 import { type ReadonlySignal, useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { registerTile } from "../diag.ts";
-import type { ParamSource, SourceInfo, VideoSource } from "../transport/types.ts";
-import { DecodePipeline } from "./decoder.ts";
+import type { ParamSource, SourceInfo, VideoDemand, VideoSource } from "../transport/types.ts";
+import type { FramePipeline } from "./pipeline.ts";
+import {
+  capabilities,
+  chooseVideoPath,
+  createPipeline,
+  fallbackAfter,
+  forcedPath,
+  PATH_CODEC,
+  type VideoPath,
+} from "./paths.ts";
 import { type BoxSize, DemandTracker } from "./demand.ts";
 import { containRect, type Rect } from "./letterbox.ts";
 import { PointerForwarder } from "./pointer.ts";
@@ -69,15 +78,41 @@ export function Tile(
       presenter.onNextDraw(playing);
     };
     let sub: ReturnType<VideoSource["subscribe"]> | null = null;
-    const pipeline = new DecodePipeline(
-      presenter,
-      stats,
-      () => sub?.requestKeyframe(),
-      source.fps,
-    );
+    // The decode path is the page's (capability, ?video=); a path that cannot start here (a
+    // worker or WebAssembly refused) hands over to the next one and the stream is re-asked in
+    // that path's codec.
+    const caps = capabilities();
+    let path: VideoPath = chooseVideoPath(caps, forcedPath());
+    let demanded: VideoDemand | null = null;
+    const ask = (d: VideoDemand | null) => {
+      demanded = d;
+      sub?.setDemand(d && { ...d, codec: PATH_CODEC[path] });
+    };
+    const makePipeline = (): FramePipeline =>
+      createPipeline(path, {
+        presenter,
+        stats,
+        requestKeyframe: () => sub?.requestKeyframe(),
+        sourceFps: source.fps,
+        failed: (reason) => {
+          const next = fallbackAfter(path, caps);
+          console.warn(`smx video: the ${path} path cannot run here (${reason}); next: ${next}`);
+          if (!next) {
+            detail.value = `this browser cannot show video (${reason})`;
+            status.value = "ended";
+            return;
+          }
+          pipeline.close();
+          path = next;
+          pipeline = makePipeline();
+          ask(demanded);
+        },
+      });
+    let pipeline = makePipeline();
     sub = video.subscribe(source.id, {
       frame: (f) => pipeline.frame(f),
       info: (i) => {
+        if (i.format !== PATH_CODEC[path]) return; // the previous path's answer, still in flight
         pipeline.info(i);
         if (status.peek() === "ended") waiting();
       },
@@ -100,7 +135,7 @@ export function Tile(
     }, VIDEO_REPORT_INTERVAL_MS);
 
     const demand = new DemandTracker(box, () => srcRef.current, (d) => {
-      sub?.setDemand(d);
+      ask(d);
       if (!d) status.value = "idle";
       else if (status.peek() === "idle") waiting();
     }, (b) => {

@@ -5,6 +5,7 @@ import { bestColumns } from "./grid.ts";
 import { containRect, toPicture } from "./letterbox.ts";
 import { wheelNotches } from "./pointer.ts";
 import { quantile, Ring } from "./ring.ts";
+import { capabilities, chooseVideoPath, fallbackAfter, forcedPath, PATH_CODEC } from "./paths.ts";
 
 Deno.test("containRect: pillarbox and letterbox, centred", () => {
   const p = containRect(1000, 500, 1280, 720);
@@ -73,4 +74,22 @@ Deno.test("Ring keeps the newest, oldest first; quantile by nearest rank", () =>
   assert.equal(r.recent(0), 4);
   assert.equal(quantile([5, 1, 3], 0.5), 3);
   assert.ok(Number.isNaN(quantile([], 0.5)));
+});
+
+Deno.test("video paths: WebCodecs first, WASM where it is hidden, JPEG last; ?video= forces a runnable one", () => {
+  const all = { videoDecoder: true, wasmWorker: true, imageBitmap: true };
+  const lan = { videoDecoder: false, wasmWorker: true, imageBitmap: true };
+  const bare = { videoDecoder: false, wasmWorker: false, imageBitmap: true };
+  assert.equal(chooseVideoPath(all), "webcodecs");
+  assert.equal(chooseVideoPath(lan), "wasm");
+  assert.equal(chooseVideoPath(bare), "jpeg");
+  assert.equal(chooseVideoPath(all, "jpeg"), "jpeg");
+  assert.equal(chooseVideoPath(lan, "webcodecs"), "wasm"); // cannot run here: ignored
+  assert.equal(chooseVideoPath(lan, "nonsense"), "wasm");
+  assert.equal(fallbackAfter("wasm", lan), "jpeg");
+  assert.equal(fallbackAfter("jpeg", lan), null);
+  assert.equal(PATH_CODEC.wasm, "h264-baseline");
+  assert.equal(forcedPath("?video=jpeg&x=1"), "jpeg");
+  assert.equal(forcedPath(""), null);
+  assert.equal(capabilities({} as typeof globalThis).videoDecoder, false);
 });

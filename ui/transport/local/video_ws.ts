@@ -5,6 +5,7 @@
  */
 import { computed, type ReadonlySignal } from "@preact/signals";
 import {
+  DEFAULT_VIDEO_CODEC,
   unpackVideoFrame,
   type VideoClientMessage,
   type VideoServerMessage,
@@ -74,13 +75,14 @@ export class LocalVideoSource implements VideoSource {
     this.#subs.set(id, s);
     return {
       setDemand: (want) => {
-        const d = want && {
+        const d: VideoDemand | null = want && {
           width: Math.max(1, Math.round(want.width)),
           height: Math.max(1, Math.round(want.height)),
           fps: Math.max(1, Math.round(want.fps)),
+          codec: want.codec ?? DEFAULT_VIDEO_CODEC,
         };
         const same = d && s.demand && d.width === s.demand.width &&
-          d.height === s.demand.height && d.fps === s.demand.fps;
+          d.height === s.demand.height && d.fps === s.demand.fps && d.codec === s.demand.codec;
         if (same || (!d && !s.demand)) return;
         const wasLive = s.demand !== null && s.sent;
         s.demand = d ? { ...d } : null;
@@ -120,8 +122,16 @@ export class LocalVideoSource implements VideoSource {
 
   #sync(s: Sub): void {
     if (!s.demand || s.sent) return;
-    const { width, height, fps } = s.demand;
-    s.sent = this.#send({ type: "subscribe", stream: s.id, source: s.source, width, height, fps });
+    const { width, height, fps, codec } = s.demand;
+    s.sent = this.#send({
+      type: "subscribe",
+      stream: s.id,
+      source: s.source,
+      width,
+      height,
+      fps,
+      codec,
+    });
   }
 
   #retryLater(s: Sub): void {
@@ -179,6 +189,7 @@ export class LocalVideoSource implements VideoSource {
             height: m.height,
             fps: m.fps,
             encoder: m.encoder,
+            format: m.format ?? DEFAULT_VIDEO_CODEC,
             codec: m.codec,
             ...(m.limited ? { limited: m.limited } : {}),
           });
