@@ -4,9 +4,11 @@
  * every size and rate of every source starts a session for each and starves everyone's encoder.
  *
  * The pixel rate is measured at start-up (a short libx264/NVENC run on a synthetic picture) or
- * configured; the session cap protects NVENC on consumer cards (a few sessions each).
+ * configured; the session cap protects NVENC on consumer cards (a few sessions each). Sessions of
+ * a cheaper codec count by their cost in H.264 pixels (codecWeight).
  */
 import { H264Encoder } from "../ffi/encoder.ts";
+import type { VideoCodec } from "../protocol/video.ts";
 import { pixelRate, type Rendition } from "./size_classes.ts";
 
 export interface EncodeBudget {
@@ -20,11 +22,37 @@ export const DEFAULT_MAX_SESSIONS = 8;
 /** Share of the encoding cores the budget fills: the rest absorbs bursts (IDRs, scaling). */
 const HEADROOM = 0.75;
 
+/**
+ * JPEG's encode cost per megapixel as a share of x264's, measured by scripts/bench_jpeg.ts on the
+ * bench scene at 720p ("h264_ms_per_mpx": 5.633 vs jpeg ~1.93 ms/Mpx, conversion included).
+ * Measured against libx264; where the budget was measured on NVENC the share is only a guess.
+ */
+export const JPEG_COST_PER_H264 = 0.34;
+
+/** A session's encode cost relative to H.264 Main. Baseline (CAVLC) costs about what Main does. */
+export function codecWeight(codec: VideoCodec): number {
+  return codec === "jpeg" ? JPEG_COST_PER_H264 : 1;
+}
+
+/** A rendition in a codec (absent codec: H.264 Main), as the budget counts sessions. */
+export interface BudgetedRendition extends Rendition {
+  codec?: VideoCodec;
+}
+
+/** What a session costs the budget: its pixel rate in H.264-equivalent pixels per second. */
+export function budgetedPixelRate(r: BudgetedRendition): number {
+  return pixelRate(r) * codecWeight(r.codec ?? "h264");
+}
+
 /** Whether one more session at `r` fits beside `running`. */
-export function fitsBudget(b: EncodeBudget, running: Rendition[], r: Rendition): boolean {
+export function fitsBudget(
+  b: EncodeBudget,
+  running: BudgetedRendition[],
+  r: BudgetedRendition,
+): boolean {
   if (running.length + 1 > b.maxSessions) return false;
-  const load = running.reduce((sum, x) => sum + pixelRate(x), 0);
-  return load + pixelRate(r) <= b.pixelsPerSecond;
+  const load = running.reduce((sum, x) => sum + budgetedPixelRate(x), 0);
+  return load + budgetedPixelRate(r) <= b.pixelsPerSecond;
 }
 
 /** Cores given to encoding: one is left to the engine, the browser and smx itself. */

@@ -1,10 +1,18 @@
 /**
- * Maps viewers' demand onto shared encode sessions: one session per (source, rendition), created
- * on the first demand and stopped when the last viewer leaves, so nothing nobody watches costs CPU.
+ * Maps viewers' demand onto shared encode sessions: one session per (source, rendition, codec),
+ * created on the first demand and stopped when the last viewer leaves, so nothing nobody watches
+ * costs CPU.
  */
-import { EncodeSession, sessionId, type SessionStats, type Subscriber } from "./session.ts";
+import { DEFAULT_VIDEO_CODEC, type VideoCodec } from "../protocol/video.ts";
+import {
+  EncodeSession,
+  sessionId,
+  type SessionKey,
+  type SessionStats,
+  type Subscriber,
+} from "./session.ts";
 import { pixelRate, type Rendition, renditionFor, renditionLadder } from "./size_classes.ts";
-import { type EncodeBudget, fitsBudget } from "./budget.ts";
+import { budgetedPixelRate, type EncodeBudget, fitsBudget } from "./budget.ts";
 
 export interface SourceInfo extends Rendition {
   /** Current frame-ring name of this source; changes when the engine restarts. */
@@ -15,6 +23,7 @@ export interface ManagerOptions {
   /** Looks a source id up in what the engine currently offers. */
   resolveSource(source: string): SourceInfo | undefined;
   encoderPreference?: string[];
+  /** H.264 sessions' bitrate (JPEG sessions have none). */
   bitrateKbps?: (r: Rendition) => number | undefined;
   /** Beyond it, new demand is served by an existing rendition (default: no limit). */
   budget?: EncodeBudget;
@@ -49,16 +58,22 @@ export class EncodeSessionManager {
   }
 
   /**
-   * Attaches a viewer's demand to the shared session for its rendition, creating it when the
-   * budget allows; otherwise the nearest running rendition of the source serves it, or (when the
-   * source has none) the largest rendition that still fits, down to the smallest.
+   * Attaches a viewer's demand to the shared session for its rendition in its codec, creating it
+   * when the budget allows; otherwise the nearest running rendition of the source in that codec
+   * serves it, or (when it has none) the largest rendition that still fits, down to the smallest.
+   * A viewer only ever gets the codec it asked for: it is what its page can decode.
    */
-  subscribe(source: string, want: Rendition, sub: Subscriber): Subscription {
+  subscribe(
+    source: string,
+    want: Rendition,
+    sub: Subscriber,
+    codec: VideoCodec = DEFAULT_VIDEO_CODEC,
+  ): Subscription {
     const src = this.opts.resolveSource(source);
     if (!src) throw new UnknownSourceError(source);
-    const asked = renditionFor(want, src);
-    const rendition = this.#withinBudget(source, asked, src);
-    const key = { source, ...rendition };
+    const asked: SessionKey = { source, codec, ...renditionFor(want, src) };
+    const rendition = this.#withinBudget(asked, src);
+    const key: SessionKey = { source, codec, ...rendition };
     const id = sessionId(key);
     let session = this.#sessions.get(id);
     if (!session) {
@@ -77,7 +92,7 @@ export class EncodeSessionManager {
     return {
       session: s,
       rendition,
-      limitedByBudget: sessionId({ source, ...asked }) !== id,
+      limitedByBudget: sessionId(asked) !== id,
       requestKeyframe: () => s.requestKeyframe(sub),
       close: () => {
         if (closed) return;
@@ -88,12 +103,16 @@ export class EncodeSessionManager {
     };
   }
 
-  #withinBudget(source: string, asked: Rendition, src: Rendition): Rendition {
+  #withinBudget(asked: SessionKey, src: Rendition): Rendition {
+    const { source, codec } = asked;
+    const plain = { width: asked.width, height: asked.height, fps: asked.fps };
     const budget = this.opts.budget;
-    if (!budget || this.#sessions.has(sessionId({ source, ...asked }))) return asked;
+    if (!budget || this.#sessions.has(sessionId(asked))) return plain;
     const running = [...this.#sessions.values()].map((s) => s.key);
-    if (fitsBudget(budget, running, asked)) return asked;
-    const mine = running.filter((k) => k.source === source);
+    if (fitsBudget(budget, running, asked)) return plain;
+    // Only a session in the viewer's codec can stand in: another codec is one its page cannot
+    // decode.
+    const mine = running.filter((k) => k.source === source && k.codec === codec);
     if (mine.length) {
       // The largest running rendition not above the demand, else the smallest above it.
       const below = mine.filter((k) => pixelRate(k) <= pixelRate(asked));
@@ -103,19 +122,20 @@ export class EncodeSessionManager {
       return { width: pick.width, height: pick.height, fps: pick.fps };
     }
     // Every source gets a picture: the best that fits, else the smallest (over budget, logged).
-    const ladder = renditionLadder(asked, src);
-    const fit = ladder.find((r) => fitsBudget(budget, running, r));
+    const ladder = renditionLadder(plain, src);
+    const fit = ladder.find((r) => fitsBudget(budget, running, { ...r, codec }));
     if (!fit) {
       this.opts.log?.(`encode budget spent: ${source} gets its smallest rendition anyway`);
     }
     return fit ?? ladder.at(-1)!;
   }
 
-  /** Whether `rendition` of `source` runs already or would start within the budget now. */
-  canServe(source: string, rendition: Rendition): boolean {
-    if (this.#sessions.has(sessionId({ source, ...rendition }))) return true;
+  /** Whether `rendition` of `source` in `codec` runs already or would start within the budget. */
+  canServe(source: string, rendition: Rendition, codec: VideoCodec = DEFAULT_VIDEO_CODEC): boolean {
+    const key: SessionKey = { source, codec, ...rendition };
+    if (this.#sessions.has(sessionId(key))) return true;
     const b = this.opts.budget;
-    return !b || fitsBudget(b, [...this.#sessions.values()].map((s) => s.key), rendition);
+    return !b || fitsBudget(b, [...this.#sessions.values()].map((s) => s.key), key);
   }
 
   /** The engine's senders changed: sessions waiting for their source retry at once. */
@@ -135,10 +155,13 @@ export class EncodeSessionManager {
     return [...this.#sessions.values()].map((s) => s.stats());
   }
 
-  /** Pixels per second encoded by the running sessions. */
+  /**
+   * What the running sessions cost the budget: pixels per second, each session's weighted by its
+   * codec (H.264-equivalent), so it compares with EncodeBudget.pixelsPerSecond.
+   */
   get pixelRate(): number {
     let sum = 0;
-    for (const s of this.#sessions.values()) sum += pixelRate(s.key);
+    for (const s of this.#sessions.values()) sum += budgetedPixelRate(s.key);
     return sum;
   }
 

@@ -1,21 +1,26 @@
 /**
- * One encode session: one source (a frame ring) encoded at one rendition (width, height, fps),
- * shared by every viewer that asks for that rendition.
+ * One encode session: one source (a frame ring) encoded at one rendition (width, height, fps) in
+ * one codec (H.264 Main, Constrained Baseline or JPEG), shared by every viewer that asks for that
+ * rendition in that codec.
  *
  * The loop waits on the ring's futex (a nonblocking FFI call, so the event loop stays free),
  * encodes only the newest frame (never a queue: if encoding falls behind, frames in between are
  * skipped), paces down to the session's fps using the frames' capture times, and hands each
  * access unit to its subscribers synchronously. A viewer that joins gets an IDR; until it has one
- * it receives nothing. When the engine goes away the session keeps its viewers and reopens the
- * source with backoff, so an engine restart is a gap followed by an IDR, not an error.
+ * it receives nothing (every JPEG frame is one: a joiner gets the very next frame). When the
+ * engine goes away the session keeps its viewers and reopens the source with backoff, so an
+ * engine restart is a gap followed by an IDR, not an error.
  */
-import { type EncodedFrame, H264Encoder } from "../ffi/encoder.ts";
+import type { EncodedFrame } from "../ffi/encoder.ts";
 import { FrameRingReader } from "../ffi/ring.ts";
 import { WriterGoneError } from "../ffi/errors.ts";
+import type { VideoCodec } from "../protocol/video.ts";
 import type { Rendition } from "./size_classes.ts";
+import { type CodecEncoder, isIntraOnly, openCodecEncoder } from "./codec_encoder.ts";
 
 export interface SessionKey extends Rendition {
   source: string;
+  codec: VideoCodec;
 }
 
 export type SessionState = "starting" | "running" | "waiting-source" | "stopped";
@@ -26,6 +31,9 @@ export interface SessionStats {
   width: number;
   height: number;
   fps: number;
+  /** What the session encodes (the subscribe's codec); the codec string is `codecString`. */
+  codec: VideoCodec;
+  codecString: string;
   state: SessionState;
   encoder: string;
   subscribers: number;
@@ -64,14 +72,21 @@ export const MIN_IDR_INTERVAL_MS = 300;
 /** Encode time above this share of the frame interval: the session cannot hold its rate. */
 export const OVERLOAD_SHARE = 0.9;
 
+/** Id suffix per codec: H.264 Main has none, so ids from before codecs existed stay the same. */
+const ID_SUFFIX: Record<VideoCodec, string> = {
+  "h264": "",
+  "h264-baseline": "/baseline",
+  jpeg: "/jpeg",
+};
+
 export function sessionId(k: SessionKey): string {
-  return `${k.source}@${k.width}x${k.height}@${k.fps}`;
+  return `${k.source}@${k.width}x${k.height}@${k.fps}${ID_SUFFIX[k.codec]}`;
 }
 
 export class EncodeSession {
   readonly id: string;
   #subs = new Map<Subscriber, { needsKeyframe: boolean }>();
-  #encoder?: H264Encoder;
+  #encoder?: CodecEncoder;
   #state: SessionState = "starting";
   #detail = "";
   #stopped = false;
@@ -101,6 +116,7 @@ export class EncodeSession {
   get encoderName(): string {
     return this.#encoder?.name ?? "";
   }
+  /** The codec string a viewer's decoder is set up with ("avc1.4d401f", "jpeg"); "" until ready. */
   get codec(): string {
     return this.#encoder?.codec ?? "";
   }
@@ -137,6 +153,7 @@ export class EncodeSession {
     return {
       id: this.id,
       ...this.key,
+      codecString: this.codec,
       state: this.#state,
       encoder: this.encoderName,
       subscribers: this.#subs.size,
@@ -185,12 +202,10 @@ export class EncodeSession {
   async #run(): Promise<void> {
     let attempt = 0;
     try {
-      this.#encoder = await H264Encoder.open({
-        width: this.key.width,
-        height: this.key.height,
-        fps: this.key.fps,
+      this.#encoder = await openCodecEncoder({
+        ...this.key,
         bitrateKbps: this.opts.bitrateKbps,
-        preference: this.opts.encoderPreference,
+        encoderPreference: this.opts.encoderPreference,
       });
       this.#ready.resolve();
       while (!this.#stopped) {
@@ -223,12 +238,14 @@ export class EncodeSession {
     }
   }
 
-  async #pump(reader: FrameRingReader, encoder: H264Encoder): Promise<void> {
+  async #pump(reader: FrameRingReader, encoder: CodecEncoder): Promise<void> {
     let last = 0n;
     let lastCaptureUs = 0;
     // Skip source frames that come sooner than ~3/4 of our frame interval: a 60 Hz source feeds
     // a 30 fps session every other frame, with tolerance for jitter in the engine's clock.
     const minGapUs = (1e6 / this.key.fps) * 0.75;
+    // Every JPEG frame is a keyframe and costs no more than any other: nothing to ration.
+    const intraOnly = isIntraOnly(this.key.codec);
     this.#idrWanted = true; // a new reader (first start or engine restart) starts with an IDR
     while (!this.#stopped) {
       if (!(await reader.wait(last, WAIT_SLICE_MS)) || this.#stopped) continue;
@@ -239,7 +256,7 @@ export class EncodeSession {
         continue;
       }
       const now = performance.now();
-      const idr = this.#idrWanted && now - this.#lastIdrMs >= MIN_IDR_INTERVAL_MS;
+      const idr = intraOnly || (this.#idrWanted && now - this.#lastIdrMs >= MIN_IDR_INTERVAL_MS);
       if (idr) this.#idrWanted = false;
       const out = await encoder.encodeRing(reader, idr);
       if (!out) { // the slot was overwritten while converting: nothing was encoded

@@ -12,10 +12,15 @@
  * overloaded encode session move the viewer down; quiet spells probe back up. Moving means
  * joining another shared session, announced with a new `subscribed` (the page reconfigures at
  * the keyframe that follows) that says what limits it.
+ *
+ * Codec: a subscribe names what the page can decode (H.264 Main, Constrained Baseline or JPEG;
+ * default H.264). A stream only ever moves between renditions of its own codec.
  */
 import { defaultBitrateKbps, type EncodedFrame } from "../../ffi/encoder.ts";
+import { estimateJpegKbps } from "../../ffi/jpeg.ts";
 import type { EncodeSessionManager, Subscription } from "../../encoder/manager.ts";
 import { UnknownSourceError } from "../../encoder/manager.ts";
+import { isIntraOnly } from "../../encoder/codec_encoder.ts";
 import {
   demandError,
   type Rendition,
@@ -23,8 +28,12 @@ import {
   renditionLadder,
 } from "../../encoder/size_classes.ts";
 import {
+  DEFAULT_VIDEO_CODEC,
+  isVideoCodec,
   packVideoFrame,
+  VIDEO_CODECS,
   type VideoClientMessage,
+  type VideoCodec,
   type VideoLimit,
   type VideoReport,
   type VideoServerMessage,
@@ -61,13 +70,18 @@ const KEYFRAME_BURST = 3;
 const SUBSCRIBE_RATE = 20;
 const SUBSCRIBE_BURST = 60;
 
-interface Stream {
-  id: number;
+/** What a tile asked for: the source, its size and rate, and the codec its page decodes. */
+interface Demand {
   source: string;
+  codec: VideoCodec;
   /** The tile's demand, as asked. */
   want: Rendition;
   /** renditionFor(want): what it would get with no limit. */
   asked: Rendition;
+}
+
+interface Stream extends Demand {
+  id: number;
   ctl: RateController;
   sub: Subscription;
   announced: boolean; // "subscribed" (with codec) went out; frames only after it
@@ -216,6 +230,14 @@ export class VideoClient {
       ? "source must be a string of at most 128 characters"
       : demandError(msg);
     if (bad) return this.#send({ type: "error", stream, message: bad });
+    const codec = msg.codec ?? DEFAULT_VIDEO_CODEC;
+    if (!isVideoCodec(codec)) {
+      return this.#send({
+        type: "error",
+        stream,
+        message: `codec must be one of ${VIDEO_CODECS.join(", ")}`,
+      });
+    }
     const existing = this.#streams.get(stream);
     if (!existing && this.#streams.size >= MAX_STREAMS_PER_CLIENT) {
       return this.#send({
@@ -251,19 +273,23 @@ export class VideoClient {
       });
     }
     // A re-subscribe (resize) keeps the stream's place on its ladder: the link did not change.
-    const ctl = existing && existing.source === msg.source
+    // Another source or codec starts afresh: its bit rates are not the ones the place was found
+    // with.
+    const ctl = existing && existing.source === msg.source && existing.codec === codec
       ? existing.ctl
-      : new RateController(ladder, (r) => defaultBitrateKbps(r.width, r.height, r.fps));
+      : new RateController(ladder, kbpsEstimate(codec));
     ctl.setLadder(ladder);
-    this.#attach(stream, msg.source, want, renditionFor(want, src), ctl);
+    this.#attach(stream, { source: msg.source, codec, want, asked: renditionFor(want, src) }, ctl);
   }
 
   /** Joins the session for the controller's rendition, replacing the stream's current one. */
-  #attach(id: number, source: string, want: Rendition, asked: Rendition, ctl: RateController) {
+  #attach(id: number, demand: Demand, ctl: RateController) {
+    const { source, codec, want, asked } = demand; // a Stream may be passed: copy only these
     const existing = this.#streams.get(id);
     const entry: Stream = {
       id,
       source,
+      codec,
       want,
       asked,
       ctl,
@@ -288,7 +314,7 @@ export class VideoClient {
             this.#send({ type: "ended", stream: id, reason: detail });
           }
         },
-      });
+      }, codec);
     } catch (e) {
       const message = e instanceof UnknownSourceError ? e.message : `cannot subscribe: ${e}`;
       return this.#send({ type: "error", stream: id, message });
@@ -309,6 +335,7 @@ export class VideoClient {
         source,
         ...sub.rendition,
         encoder: sub.session.encoderName,
+        format: codec,
         codec: sub.session.codec,
         ...(limited ? { limited: { by: limited, asked } } : {}),
       });
@@ -327,12 +354,18 @@ export class VideoClient {
   /** Moves a stream to its controller's current rendition (after a step down or a probe up). */
   #rekey(s: Stream, why: string): void {
     this.log(
-      `video stream ${s.id} (${s.source}): ${why} → ${s.ctl.rendition.width}x${s.ctl.rendition.height}@${s.ctl.rendition.fps}`,
+      `video stream ${s.id} (${s.source}, ${s.codec}): ${why} → ${s.ctl.rendition.width}x${s.ctl.rendition.height}@${s.ctl.rendition.fps}`,
     );
-    this.#attach(s.id, s.source, s.want, s.asked, s.ctl);
+    this.#attach(s.id, s, s.ctl);
   }
 
   #askKeyframe(s: Stream): void {
+    // Every frame of an intra-only stream (JPEG) is a keyframe: the next one comes anyway, and
+    // the client's allowance is kept for its H.264 streams.
+    if (isIntraOnly(s.codec)) {
+      s.keyOwed = false;
+      return;
+    }
     if (this.#keyframes.take()) {
       s.keyOwed = false;
       s.sub.requestKeyframe();
@@ -423,8 +456,15 @@ export class VideoClient {
       } else if (s.ctl.tick(now)) this.#rekey(s, "probing up");
       else if (
         s.sub.limitedByBudget && s.ctl.level === 0 && now - s.attachedMs > BUDGET_RETRY_MS &&
-        this.sessions.canServe(s.source, s.asked)
+        this.sessions.canServe(s.source, s.asked, s.codec)
       ) this.#rekey(s, "the encode budget has room again");
     }
   }
+}
+
+/** Expected bit rate of a rendition in `codec`: what the link steps of its ladder compare with. */
+function kbpsEstimate(codec: VideoCodec): (r: Rendition) => number {
+  return codec === "jpeg"
+    ? (r) => estimateJpegKbps(r.width, r.height, r.fps)
+    : (r) => defaultBitrateKbps(r.width, r.height, r.fps);
 }

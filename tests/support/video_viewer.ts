@@ -3,7 +3,11 @@
  * it speaks smx's /ws/video protocol over RawWs (so its read rate can be throttled), acknowledges
  * every frame as the UI does, and records what arrived.
  */
-import { unpackVideoFrame, type VideoServerMessage } from "../../protocol/video.ts";
+import {
+  unpackVideoFrame,
+  type VideoCodec,
+  type VideoServerMessage,
+} from "../../protocol/video.ts";
 import { RawWs } from "./raw_ws.ts";
 
 export interface ArrivedFrame {
@@ -17,12 +21,16 @@ export interface ArrivedFrame {
   atMs: number;
   /** Arrival − capture, ms (same machine, same clock). */
   ageMs: number;
+  /** The encoded picture, when the viewer keeps payloads. */
+  payload?: Uint8Array;
 }
 
 export interface ViewerOptions {
   readBytesPerSecond?: number;
   /** Acknowledge frames (default true; false = an old or broken page). */
   ack?: boolean;
+  /** Keep each frame's payload (default false: long runs would hold every frame). */
+  keepPayloads?: boolean;
 }
 
 export class VideoViewer {
@@ -39,7 +47,7 @@ export class VideoViewer {
       readBytesPerSecond: o.readBytesPerSecond,
       onText: (t) => messages.push(JSON.parse(t)),
       onBinary: (data) => {
-        const { header: h } = unpackVideoFrame(data.slice().buffer);
+        const { header: h, payload } = unpackVideoFrame(data.slice().buffer);
         const now = Date.now();
         const f: ArrivedFrame = {
           stream: h.stream,
@@ -50,6 +58,7 @@ export class VideoViewer {
           bytes: data.length,
           atMs: now,
           ageMs: now - h.captureUs / 1000,
+          ...(o.keepPayloads ? { payload } : {}),
         };
         if (o.ack !== false) {
           void ws.sendText(JSON.stringify({ type: "ack", stream: h.stream, frame: h.frame }));
@@ -60,9 +69,17 @@ export class VideoViewer {
     return new VideoViewer(ws, frames, messages);
   }
 
-  subscribe(stream: number, source: string, width: number, height: number, fps: number) {
+  /** Without `codec` the message carries none (smx's default, H.264 Main). */
+  subscribe(
+    stream: number,
+    source: string,
+    width: number,
+    height: number,
+    fps: number,
+    codec?: VideoCodec,
+  ) {
     return this.ws.sendText(
-      JSON.stringify({ type: "subscribe", stream, source, width, height, fps }),
+      JSON.stringify({ type: "subscribe", stream, source, width, height, fps, codec }),
     );
   }
 
