@@ -75,6 +75,7 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
           class={`engine engine-${engine.state}`}
           data-testid="engine-state"
           data-state={engine.state}
+          title={`${engine.name ?? "engine"} · ${engine.state}`}
         >
           {engine.name ?? "engine"} · {engine.state}
         </span>
@@ -112,15 +113,21 @@ export function App({ t, renderer }: { t: Transports; renderer: RendererKind }) 
         >
           {sources.length === 0 && <p class="muted center">No video sources.</p>}
           {sources.map((s) => (
-            <Tile
+            // The source's aspect, for layouts that size a tile by its width (the phone's).
+            <div
               key={s.id}
-              source={s}
-              video={video}
-              params={params}
-              renderer={renderer}
-              showStats={showStats}
-              onTitleDblClick={() => toggleSolo(s.id)}
-            />
+              class="tile-slot"
+              style={s.width > 0 && s.height > 0 ? { "--aspect": `${s.width} / ${s.height}` } : {}}
+            >
+              <Tile
+                source={s}
+                video={video}
+                params={params}
+                renderer={renderer}
+                showStats={showStats}
+                onTitleDblClick={() => toggleSolo(s.id)}
+              />
+            </div>
           ))}
         </section>
         <aside class="side">

@@ -3,6 +3,12 @@
  * sub-channels (MouseX/MouseY 0..1 in texture space with the letterbox excluded and y down,
  * Buttons bit mask, Wheel accumulated notches, IsOver), coalesced to at most one write per
  * changed channel per animation frame. Only changes are written.
+ *
+ * Touch and pen drive it like a mouse with its left button: a tap is a press and a release (the
+ * press is sent even when both land within one frame), a drag moves the cursor while pressed, and
+ * IsOver is true only while the finger is down. Only the primary pointer counts (a second finger
+ * does not move the cursor). CSS gives the picture `touch-action: none`, so a drag on it never
+ * scrolls or zooms the page; a pointercancel releases.
  */
 import type { ParamSource, ParamValue, PointerPaths } from "../transport/types.ts";
 import { type Rect, toPicture } from "./letterbox.ts";
@@ -72,6 +78,7 @@ export class PointerForwarder {
   }
 
   #onDown = (e: PointerEvent): void => {
+    if (!e.isPrimary) return;
     const inside = this.#locate(e);
     if (!inside) return;
     this.el.setPointerCapture(e.pointerId);
@@ -82,6 +89,7 @@ export class PointerForwarder {
   };
 
   #onMove = (e: PointerEvent): void => {
+    if (!e.isPrimary) return;
     const inside = this.#locate(e);
     const captured = this.el.hasPointerCapture(e.pointerId);
     this.#want.isOver = inside || captured;
@@ -90,6 +98,9 @@ export class PointerForwarder {
   };
 
   #onUp = (e: PointerEvent): void => {
+    if (!e.isPrimary) return;
+    // A press not yet written (a tap within one frame) goes out before its release.
+    if (this.#want.buttons !== 0 && this.#sent.buttons !== this.#want.buttons) this.#flushNow();
     const inside = this.#locate(e);
     this.#want.buttons = e.pointerType === "mouse" ? e.buttons : 0;
     this.#want.isOver = e.pointerType === "mouse" ? inside : false;
@@ -97,6 +108,7 @@ export class PointerForwarder {
   };
 
   #onLeave = (e: PointerEvent): void => {
+    if (!e.isPrimary) return;
     if (this.el.hasPointerCapture(e.pointerId)) return;
     this.#want.isOver = false;
     this.#want.buttons = 0;
@@ -119,6 +131,11 @@ export class PointerForwarder {
 
   #schedule(): void {
     if (!this.#raf) this.#raf = requestAnimationFrame(this.#flush);
+  }
+
+  #flushNow(): void {
+    if (this.#raf) cancelAnimationFrame(this.#raf);
+    this.#flush();
   }
 
   #flush = (): void => {
