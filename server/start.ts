@@ -31,6 +31,9 @@ import { PairingChannels } from "./engine/pairing_channels.ts";
 import { checkAddresses, defaultRouteInterface, lanAddresses } from "./lan/addresses.ts";
 import { lanUrlsText, pairingText } from "./lan/banner.ts";
 
+/** How long stop() waits for open connections to finish before it goes on without them. */
+const SHUTDOWN_GRACE_MS = 2000;
+
 export interface StartOptions {
   port: number;
   bind: string;
@@ -293,7 +296,16 @@ export async function start(o: StartOptions): Promise<Running> {
       if (stopped) return;
       stopped = true;
       for (const c of videoClients) c.close();
-      await server.shutdown().catch(() => {});
+      // Graceful, but bounded: a connection whose peer vanished mid-request (seen with a LAN
+      // page's socket through the front) must not keep a stopping smx alive.
+      const graceful = server.shutdown().catch(() => {});
+      const bounded = await Promise.race([
+        graceful.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_GRACE_MS)),
+      ]);
+      if (!bounded) {
+        console.error(`smx: connections still open after ${SHUTDOWN_GRACE_MS} ms; stopping anyway`);
+      }
       await sessions.close();
       offLanClients();
       offRotate();
