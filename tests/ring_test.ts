@@ -12,6 +12,7 @@ import {
   SmxNativeError,
   Status,
   toCString,
+  TornFrameError,
   WriterGoneError,
 } from "../ffi/errors.ts";
 import { FrameRingReader, FrameRingWriter, listSenders } from "../ffi/ring.ts";
@@ -149,7 +150,7 @@ function percentile(values: number[], p: number): number {
 /** Reads a burst writer until it is done: verifies every copy and every still-valid view. */
 async function readBurst(reader: FrameRingReader, writer: WriterProcess) {
   const seen = new Set<string>();
-  let copies = 0, views = 0, tornDetected = 0, tornWouldHaveShipped = 0, last = 0n;
+  let copies = 0, views = 0, tornDetected = 0, tornWouldHaveShipped = 0, lapped = 0, last = 0n;
   while (true) {
     let ready: boolean;
     try {
@@ -162,7 +163,17 @@ async function readBurst(reader: FrameRingReader, writer: WriterProcess) {
       if (writer.has(/^done/)) break;
       continue;
     }
-    const { pixels, info } = await reader.copyLatest();
+    let copy;
+    try {
+      copy = await reader.copyLatest();
+    } catch (e) {
+      // A reader descheduled for longer than the writer needs to lap the ring is told so
+      // (never handed a torn picture); on a loaded 2-core machine that happens now and then.
+      if (!(e instanceof TornFrameError)) throw e;
+      lapped++;
+      continue;
+    }
+    const { pixels, info } = copy;
     assert.ok(info.frame > last, `frames go forward: ${info.frame} after ${last}`);
     assert.equal(verifyFrame(pixels, info.frame, info.width, info.height), null, "torn copy");
     seen.add(`${info.width}x${info.height}`);
@@ -181,7 +192,7 @@ async function readBurst(reader: FrameRingReader, writer: WriterProcess) {
       }
     }
   }
-  return { copies, views, tornDetected, tornWouldHaveShipped, last, seen };
+  return { copies, views, tornDetected, tornWouldHaveShipped, lapped, last, seen };
 }
 
 Deno.test("a reader in another process never gets a torn frame at full writer speed", async () => {
@@ -195,7 +206,8 @@ Deno.test("a reader in another process never gets a torn frame at full writer sp
     const written = BigInt((await writer.line(/^done/)).split(" ")[1]);
     console.log(
       `writer ${written} frames; reader verified ${r.copies} copies and ${r.views} views; ` +
-        `still_valid rejected ${r.tornDetected} views (${r.tornWouldHaveShipped} visibly torn)`,
+        `still_valid rejected ${r.tornDetected} views (${r.tornWouldHaveShipped} visibly torn); ` +
+        `lapped while copying ${r.lapped} times`,
     );
     assert.ok(written >= 2000n, `writer wrote thousands of frames (${written})`);
     assert.ok(r.copies >= 200, `reader verified many copies (${r.copies})`);
@@ -225,7 +237,9 @@ Deno.test("size changes mid-stream in another process are followed (in place and
     using reader = FrameRingReader.open(name);
     await writer.send("go\n");
     const r = await readBurst(reader, writer);
-    console.log(`sizes seen: ${[...r.seen].join(", ")} over ${r.copies} verified copies`);
+    console.log(
+      `sizes seen: ${[...r.seen].join(", ")} over ${r.copies} verified copies (lapped ${r.lapped})`,
+    );
     assert.ok(r.seen.size >= 3, `several sizes seen: ${[...r.seen]}`);
     assert.ok(r.seen.has("1280x720") || r.seen.has("640x360"), "a regrown ring was followed");
   } finally {

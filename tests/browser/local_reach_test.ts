@@ -35,14 +35,23 @@ async function sources(stack: Stack): Promise<HelloSource[]> {
 /** Waits until a tile draws stamps that advance; returns the last stamp read. */
 async function assertAdvancing(page: Page, source: string) {
   const first = await waitUntil(`a stamp on ${source}`, () => tileStamp(page, source), 20000);
+  // Generous: on a loaded machine a viewer may be switching renditions (a new decoder config
+  // and a keyframe each time) while this waits.
   const later = await waitUntil(`${source} to advance`, async () => {
     const s = await tileStamp(page, source);
     return s && s.frame > first.frame ? s : null;
-  }, 10000);
+  }, 20000);
   assert.ok(later.frame > first.frame);
   // The stamp's capture time is recent: the picture is live, not a stale buffer.
   assert.ok(Math.abs(Date.now() - later.captureUs / 1000) < 5000, "stamp time is recent");
   return later;
+}
+
+/** Hides a tile (its session stops when no one else watches) or shows it again. */
+async function setTileShown(page: Page, source: string, shown: boolean) {
+  await page.locator(`[data-testid=tile][data-source="${source}"]`).evaluate((el, show) => {
+    (el as HTMLElement).style.display = show ? "" : "none";
+  }, shown);
 }
 
 /** Mean absolute difference of two pictures below the stamp band (0..255). */
@@ -170,20 +179,43 @@ Deno.test({
         await t.step(
           "two pages on a tile share one session; a hidden tile stops its session",
           async () => {
+            // Two pages decode at once here: only main's tiles stay visible, so a loaded 2-core
+            // machine runs two decoders, not six.
+            const plugins = ["plugin-a", "plugin-b"];
+            for (const src of plugins) await setTileShown(p, src, false);
             const second = await openUi(stack);
             try {
+              for (const src of plugins) await setTileShown(second, src, false);
               await assertAdvancing(second, "main");
-              const stats = await smxStats(stack);
-              const main = stats.sessions.filter((s) => s.source === "main");
-              assert.equal(main.length, 1, `one session for main: ${JSON.stringify(main)}`);
-              assert.equal(main[0].subscribers, 2);
+              // A page whose decoder still falls behind steps its viewer down to a lower rate
+              // (its own session) for a while and probes back up after 3 s. Sharing is what the
+              // pages get once neither is limited.
+              let last = "";
+              await waitUntil(
+                "both pages on one main session",
+                async () => {
+                  const stats = await smxStats(stack);
+                  const main = stats.sessions.filter((s) => s.source === "main");
+                  last = JSON.stringify({
+                    main,
+                    limited: stats.videoClients.flatMap((c) => c.streams).filter((s) => s.limited),
+                  });
+                  return main.length === 1 && main[0].subscribers === 2;
+                },
+                15000,
+                100,
+              ).catch((e) => {
+                throw new Error(`${(e as Error).message}: ${last}`);
+              });
             } finally {
               await second.close();
             }
-            assert.ok((await smxStats(stack)).sessions.some((s) => s.source === "plugin-a"));
-            await p.locator('[data-testid=tile][data-source="plugin-a"]').evaluate((el) => {
-              (el as HTMLElement).style.display = "none";
-            });
+            for (const src of plugins) await setTileShown(p, src, true);
+            await waitUntil(
+              "a plugin-a session for the shown tile",
+              async () => (await smxStats(stack)).sessions.some((s) => s.source === "plugin-a"),
+            );
+            await setTileShown(p, "plugin-a", false);
             const t0 = performance.now();
             await waitUntil(
               "plugin-a session to stop",
@@ -193,9 +225,7 @@ Deno.test({
             );
             const ms = performance.now() - t0;
             assert.ok(ms < 1000, `stopped after ${ms.toFixed(0)} ms`);
-            await p.locator('[data-testid=tile][data-source="plugin-a"]').evaluate((el) => {
-              (el as HTMLElement).style.display = "";
-            });
+            await setTileShown(p, "plugin-a", true);
             await assertAdvancing(p, "plugin-a");
           },
         ),

@@ -132,7 +132,8 @@ export async function tileStamp(page: Page, source: string) {
 
 /** smx's own stats (sessions and video clients). */
 export async function smxStats(stack: Stack): Promise<{
-  sessions: { source: string; subscribers: number; width: number; state: string }[];
+  sessions: { id: string; source: string; subscribers: number; width: number; state: string }[];
+  videoClients: { streams: { session: string; limited: string | null }[] }[];
 }> {
   const res = await fetch(`${stack.smx.url}/api/stats`);
   return await res.json();
