@@ -9,7 +9,7 @@
  */
 import { H264Encoder } from "../ffi/encoder.ts";
 import type { VideoCodec } from "../protocol/video.ts";
-import { pixelRate, type Rendition } from "./size_classes.ts";
+import { pixelRate, type Rendition } from "../protocol/size_classes.ts";
 
 export interface EncodeBudget {
   /** Concurrent encode sessions. */

@@ -9,7 +9,7 @@
 import { type EncodedFrame, H264Encoder, type RingSource } from "../ffi/encoder.ts";
 import { JpegEncoder } from "../ffi/jpeg.ts";
 import type { VideoCodec } from "../protocol/video.ts";
-import type { Rendition } from "./size_classes.ts";
+import type { Rendition } from "../protocol/size_classes.ts";
 
 export interface CodecEncoder {
   /** What encodes ("libx264", "h264_nvenc", "libjpeg-turbo"): stats and `subscribed`. */

@@ -11,7 +11,12 @@ import {
   type SessionStats,
   type Subscriber,
 } from "./session.ts";
-import { pixelRate, type Rendition, renditionFor, renditionLadder } from "./size_classes.ts";
+import {
+  pixelRate,
+  type Rendition,
+  renditionFor,
+  renditionLadder,
+} from "../protocol/size_classes.ts";
 import { budgetedPixelRate, type EncodeBudget, fitsBudget } from "./budget.ts";
 
 export interface SourceInfo extends Rendition {

@@ -8,7 +8,7 @@ import { PatternSender } from "../ffi/pattern.ts";
 import type { EncodedFrame } from "../ffi/encoder.ts";
 import { EncodeSessionManager, type SourceInfo, UnknownSourceError } from "./manager.ts";
 import { type EncodeBudget, JPEG_COST_PER_H264 } from "./budget.ts";
-import { pixelRate } from "./size_classes.ts";
+import { pixelRate } from "../protocol/size_classes.ts";
 import { MIN_IDR_INTERVAL_MS } from "./session.ts";
 
 const ENCODERS = ["libx264"];

@@ -15,7 +15,7 @@ import type { EncodedFrame } from "../ffi/encoder.ts";
 import { FrameRingReader } from "../ffi/ring.ts";
 import { WriterGoneError } from "../ffi/errors.ts";
 import type { VideoCodec } from "../protocol/video.ts";
-import type { Rendition } from "./size_classes.ts";
+import type { Rendition } from "../protocol/size_classes.ts";
 import { type CodecEncoder, isIntraOnly, openCodecEncoder } from "./codec_encoder.ts";
 
 export interface SessionKey extends Rendition {

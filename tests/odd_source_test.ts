@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { H264Encoder } from "../ffi/encoder.ts";
-import { renditionFor } from "../encoder/size_classes.ts";
+import { renditionFor } from "../protocol/size_classes.ts";
 
 Deno.test("an odd source is cropped to its even rendition, not resampled", async () => {
   const src = { width: 1917, height: 1079, fps: 30 };

@@ -26,7 +26,7 @@ import {
   type Rendition,
   renditionFor,
   renditionLadder,
-} from "../../encoder/size_classes.ts";
+} from "../../protocol/size_classes.ts";
 import {
   DEFAULT_VIDEO_CODEC,
   isVideoCodec,

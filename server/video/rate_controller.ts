@@ -6,7 +6,7 @@
  *
  * Pure logic on an injected clock: the video client feeds it events and applies its answers.
  */
-import type { Rendition } from "../../encoder/size_classes.ts";
+import type { Rendition } from "../../protocol/size_classes.ts";
 import type { VideoLimit } from "../../protocol/video.ts";
 
 export const PROBE_HOLD_MS = 3000;

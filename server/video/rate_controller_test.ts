@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PROBE_HOLD_MAX_MS, PROBE_HOLD_MS, RateController } from "./rate_controller.ts";
-import { renditionLadder } from "../../encoder/size_classes.ts";
+import { renditionLadder } from "../../protocol/size_classes.ts";
 import { defaultBitrateKbps } from "../../ffi/encoder.ts";
 
 const ladder = () =>

@@ -5,7 +5,7 @@
  * nothing. A new demand is passed on only when its rendition (size class) changes, so close
  * sizes share an encoder and a window drag does not re-key the stream at every pixel.
  */
-import { type Rendition, renditionFor } from "../../encoder/size_classes.ts";
+import { type Rendition, renditionFor } from "../../protocol/size_classes.ts";
 import type { SourceInfo, VideoDemand } from "../transport/types.ts";
 
 /** How long a new size must hold before the stream is re-keyed for it. */
