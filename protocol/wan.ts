@@ -18,7 +18,15 @@
  * smx publishes to smx_state and smx_params through Centrifugo's server API (pages cannot) and
  * reads smx_ctl with its own client connection, as user `engineUser(engine)`.
  */
-import type { LinkMsg, ParamError, ServerMsg, SetMsg, SnapshotMsg, SyncMsg } from "./params.ts";
+import type {
+  LinkMsg,
+  ParamError,
+  PointerChannels,
+  ServerMsg,
+  SetMsg,
+  SnapshotMsg,
+  SyncMsg,
+} from "./params.ts";
 import { PARAMS_WIRE_VERSION, parseClientMessage } from "./params.ts";
 import type { Rendition } from "./size_classes.ts";
 import { demandError } from "./size_classes.ts";
@@ -196,6 +204,17 @@ export interface StateMsg {
   /** null while smx has no engine link. */
   snapshot: SnapshotMsg | null;
   link: LinkMsg;
+  /** The pictures on offer (what a local page learns from GET /api/hello). */
+  sources: WanSourceInfo[];
+}
+
+export interface WanSourceInfo {
+  id: string;
+  label: string;
+  width: number;
+  height: number;
+  fps: number;
+  pointer?: PointerChannels;
 }
 export const STATE_COALESCE_MS = 200;
 
