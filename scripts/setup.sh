@@ -4,6 +4,7 @@
 #   bash scripts/setup.sh          what `start` needs (Deno, FFmpeg/x264/libyuv/TurboJPEG dev
 #                                  packages, gcc)
 #   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium, Firefox ESR, valgrind,
+#                                  redis-server, livekit-server and Centrifugo (scripts/wan_servers.sh),
 #                                  zbarimg to decode the pairing QR off a frame)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,9 @@ if [ ! -d node_modules/.deno ]; then echo "setup: fetching npm packages pinned i
 deno install --quiet >/dev/null
 
 deno task --quiet build:native
+
+# The WAN reach's tests run the real LiveKit and Centrifugo servers, built from source at pinned
+# versions and cached outside the repository (scripts/wan_servers.sh says what it builds).
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
+  bash scripts/wan_servers.sh
+fi
