@@ -5,6 +5,7 @@
  *   smx demo-engine       run the demo engine alone (flags: demo/README.md)
  *   smx engines           list the engines discovery finds
  *   smx pairing show|rotate  the LAN pairing QR and code of the running smx, or new ones
+ *   smx site --config FILE   the public site behind single sign-on (site/README.md)
  */
 import { parseArgs } from "node:util";
 import { createLogger, isLogLevel } from "./server/log.ts";
@@ -18,6 +19,8 @@ usage: smx [start] [flags]     serve the UI at http://localhost:PORT and stream 
        smx engines             list the engines discovery finds
        smx pairing show        print the running smx's LAN pairing QR code and code
        smx pairing rotate      new QR code and code; every paired LAN device pairs again
+       smx site --config FILE  the public site: the UI behind single sign-on, minting
+                               viewer tokens (see smx site --help, site/README.md)
 
 flags (each also from an environment variable):
   --port N             HTTP port (SMX_PORT, default 7300; 0 = any free port)
@@ -54,6 +57,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === "demo-engine") {
     const { runDemoEngineCli } = await import("./demo/main.ts");
     return await runDemoEngineCli(rest);
+  }
+  if (command === "site") {
+    const { runSiteCli } = await import("./site/main.ts");
+    return await runSiteCli(rest);
   }
   if (command === "pairing") {
     const { pairingCli } = await import("./server/lan/cli.ts");

@@ -1,0 +1,233 @@
+/**
+ * The site as a runtime-neutral app: the UI bundle (with the WAN reach meta) and, on the same
+ * origin, the token API of protocol/wan.ts:
+ *
+ *   GET  /api/wan/session                  → SessionInfo
+ *   GET  /api/wan/engines                  → EngineEntry[] (the engines this user may open)
+ *   POST /api/wan/token {engine}           → JoinTokens
+ *   POST /api/wan/token/connection {engine}           → {token, expiresAt} (Centrifugo refresh)
+ *   POST /api/wan/token/subscription {engine, channel} → SubscriptionToken
+ *
+ * Every /api/wan/* answer without a signed-in user is 401 `SignedOut` (JSON, with the sign-in
+ * URL), never a redirect: a page's fetch must be able to tell "signed out" from an outage. An
+ * engine the user may not open and a channel that is not one of its three are 403 alike.
+ *
+ * The Deno adapter (serve.ts) hands each request's peer address in as the binding `peer`
+ * (forward-auth headers count only from a trusted proxy). Host/Origin checks and the security
+ * headers wrap every answer, refusals and errors included.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import {
+  channelOf,
+  type EngineEntry,
+  type JoinTokens,
+  parseChannel,
+  type SessionInfo,
+  type SignedOut,
+  type SubscriptionToken,
+} from "../protocol/wan.ts";
+import { identityOf, type User } from "./auth.ts";
+import type { SiteConfig } from "./config.ts";
+import type { EngineDirectory } from "./engines.ts";
+import { checkRequest } from "./guard.ts";
+import { securedSite, sitePolicy } from "./headers.ts";
+import type { SitePages } from "./page.ts";
+import {
+  centrifugoConnectionToken,
+  centrifugoSubscriptionToken,
+  livekitViewerToken,
+} from "./tokens.ts";
+
+export interface SitePeer {
+  /** The address the connection came from (the SSO proxy's, for requests it forwards). */
+  address: string;
+}
+
+export interface SiteEnv {
+  Bindings: { peer: SitePeer };
+  Variables: { user: User };
+}
+
+export interface SiteDeps {
+  config: SiteConfig;
+  pages: SitePages;
+  engines: EngineDirectory;
+  log?: (m: string) => void;
+}
+
+export interface SiteApp {
+  fetch(req: Request, env: { peer: SitePeer }): Promise<Response>;
+}
+
+const MAX_BODY = 4096;
+
+type ApiError = { error: string; message: string };
+
+function apiError(c: Context<SiteEnv>, status: 400 | 403 | 404 | 405 | 415, e: ApiError) {
+  return c.json(e, status);
+}
+
+/** The JSON body of a token request, or the 400/415 answer. */
+async function readBody(c: Context<SiteEnv>): Promise<Record<string, unknown> | Response> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    return apiError(c, 415, { error: "bad_request", message: "send application/json" });
+  }
+  const text = await c.req.text();
+  if (text.length > MAX_BODY) {
+    return apiError(c, 400, { error: "bad_request", message: "body too large" });
+  }
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === "object" && !Array.isArray(v)) return v;
+  } catch { /* below */ }
+  return apiError(c, 400, { error: "bad_request", message: "body must be a JSON object" });
+}
+
+export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
+  const { config, engines } = deps;
+  const app = new Hono<SiteEnv>();
+  const signedOut: SignedOut = {
+    error: "signed_out",
+    message: "Sign in to open an engine.",
+    login: config.auth.login,
+  };
+  const forbidden = (c: Context<SiteEnv>, message: string) =>
+    apiError(c, 403, { error: "forbidden", message });
+
+  app.use("/api/wan/*", async (c, next) => {
+    const user = identityOf(c.req.raw.headers, c.env?.peer?.address ?? "", config);
+    if (!user) return c.json(signedOut, 401);
+    c.set("user", user);
+    await next();
+  });
+
+  /** The engine named in a token request's body, if this user may open it; else the answer. */
+  const engineOf = async (c: Context<SiteEnv>) => {
+    const body = await readBody(c);
+    if (body instanceof Response) return body;
+    const id = body.engine;
+    if (typeof id !== "string") {
+      return apiError(c, 400, { error: "bad_request", message: "engine must be a string" });
+    }
+    const engine = engines.find(id, c.get("user"));
+    if (!engine) return forbidden(c, `no engine ${JSON.stringify(id)} for you`);
+    return { engine, body };
+  };
+
+  app.get("/api/wan/session", (c) => {
+    const info: SessionInfo = { user: c.get("user") };
+    return c.json(info);
+  });
+
+  app.get("/api/wan/engines", async (c) => {
+    const list: EngineEntry[] = await engines.list(c.get("user"));
+    return c.json(list);
+  });
+
+  app.post("/api/wan/token", async (c) => {
+    const r = await engineOf(c);
+    if (r instanceof Response) return r;
+    const user = c.get("user");
+    const id = r.engine.id;
+    const [lk, cf] = await Promise.all([
+      livekitViewerToken(config, user, id),
+      centrifugoConnectionToken(config, user),
+    ]);
+    const out: JoinTokens = {
+      engine: id,
+      livekit: { url: config.livekit.url, room: lk.room, token: lk.token, expiresAt: lk.expiresAt },
+      centrifugo: {
+        url: config.centrifugo.url,
+        token: cf.token,
+        channels: {
+          state: channelOf("state", id),
+          params: channelOf("params", id),
+          ctl: channelOf("ctl", id),
+        },
+        expiresAt: cf.expiresAt,
+      },
+    };
+    return c.json(out);
+  });
+
+  app.post("/api/wan/token/connection", async (c) => {
+    const r = await engineOf(c);
+    if (r instanceof Response) return r;
+    const out: SubscriptionToken = await centrifugoConnectionToken(config, c.get("user"));
+    return c.json(out);
+  });
+
+  app.post("/api/wan/token/subscription", async (c) => {
+    const r = await engineOf(c);
+    if (r instanceof Response) return r;
+    const channel = r.body.channel;
+    if (typeof channel !== "string") {
+      return apiError(c, 400, { error: "bad_request", message: "channel must be a string" });
+    }
+    const parsed = parseChannel(channel);
+    if (!parsed || parsed.engine !== r.engine.id) {
+      return forbidden(c, `${JSON.stringify(channel)} is not a channel of ${r.engine.id}`);
+    }
+    const out: SubscriptionToken = await centrifugoSubscriptionToken(
+      config,
+      c.get("user"),
+      channel,
+    );
+    return c.json(out);
+  });
+
+  app.all("/api/*", (c) => {
+    const known = ["/api/wan/session", "/api/wan/engines", "/api/wan/token"].some((p) =>
+      c.req.path === p || c.req.path.startsWith("/api/wan/token/")
+    );
+    return known
+      ? apiError(c, 405, { error: "method_not_allowed", message: `${c.req.method} not allowed` })
+      : apiError(c, 404, { error: "not_found", message: "no such API" });
+  });
+
+  app.on(["GET", "HEAD"], "*", (c) => {
+    const asset = deps.pages.get(c.req.path);
+    if (!asset) {
+      if (deps.pages.error) return c.text("the UI is not available (its build failed)", 500);
+      return c.text("not found", 404);
+    }
+    if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304);
+    return c.body(asset.body, 200, {
+      "content-type": asset.type,
+      etag: asset.etag,
+      "cache-control": "no-cache",
+    });
+  });
+  app.all("*", (c) => c.text("method not allowed", 405));
+
+  app.onError((err, c) => {
+    deps.log?.(`error on ${c.req.method} ${c.req.path}: ${err.message}`);
+    // Never the message: it could quote a configuration value.
+    return c.json({ error: "internal", message: "internal error" }, 500);
+  });
+  return app;
+}
+
+export function createSite(deps: SiteDeps): SiteApp {
+  const routes = siteRoutes(deps);
+  const policy = sitePolicy(deps.config);
+  return {
+    async fetch(req, env) {
+      const path = new URL(req.url).pathname;
+      const v = checkRequest(req, env.peer.address, deps.config);
+      if (!v.ok) {
+        return securedSite(new Response(`${v.reason}\n`, { status: v.status }), path, policy);
+      }
+      let res: Response;
+      try {
+        res = await routes.fetch(req, env);
+      } catch (e) {
+        deps.log?.(`error on ${req.method} ${path}: ${(e as Error).message}`);
+        res = new Response("internal error\n", { status: 500 });
+      }
+      return securedSite(res, path, policy);
+    },
+  };
+}
