@@ -21,7 +21,7 @@ as_root() {
 packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libyuv-dev
   libturbojpeg0-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  packages+=(ffmpeg chromium firefox-esr fonts-dejavu-core valgrind zbar-tools iproute2)
+  packages+=(ffmpeg chromium firefox-esr fonts-dejavu-core valgrind zbar-tools iproute2 redis-server)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -66,6 +66,11 @@ export function publishCommand(channel: string, data: unknown): string {
   return `{"publish":{"channel":${JSON.stringify(channel)},"data":${json(data)}}}`;
 }
 
+/** `{"disconnect":{…}}`: one command of a batch (see CentrifugoApi.disconnect for codes). */
+export function disconnectCommand(user: string, client: string, code: number, reason: string) {
+  return JSON.stringify({ disconnect: { user, client, disconnect: { code, reason } } });
+}
+
 export class CentrifugoApi {
   readonly #base: string;
   readonly #key: string;

@@ -98,6 +98,14 @@ export class PublishQueue {
 
   /** Publish one smx_params message (JSON text), after everything queued before it. */
   params(text: string): void {
+    this.command(publishCommand(this.#o.paramsChannel, new RawJson(text)));
+  }
+
+  /**
+   * Any server API command (a batch entry, e.g. a `disconnect`), in order with the params: a
+   * flooder's last `rate_limited` error reaches it before it is disconnected.
+   */
+  command(text: string): void {
     if (this.#stopped) return;
     if (this.#failing) {
       this.#s.dropped++; // Centrifugo is away: the state republished on its return covers it
@@ -151,7 +159,7 @@ export class PublishQueue {
     for (const t of take) this.#bytes -= t.length;
     const withState = this.#stateOwed && this.#queue.length === 0; // state last: it is the newest
     if (withState) this.#stateOwed = false;
-    const commands = take.map((t) => publishCommand(this.#o.paramsChannel, new RawJson(t)));
+    const commands = take;
     if (withState) {
       commands.push(publishCommand(this.#o.stateChannel, new RawJson(this.#o.stateText())));
     }
