@@ -2,7 +2,9 @@
  * Builds the UI in memory with esbuild: `/index.html`, `/assets/app.js`, `/assets/app.css`
  * (index.html references the assets with a content hash in the query, so a plain `no-cache` +
  * ETag policy is enough). Preact and signals are the only dependencies of the page bundle;
- * `/assets/wasm-h264-worker.js` (tinyh264) is loaded only by pages without WebCodecs.
+ * `/assets/wasm-h264-worker.js` (tinyh264) is loaded only by pages without WebCodecs. Code
+ * splitting puts the WAN reach (livekit-client, centrifuge) in `/assets/chunks/*` files a local or
+ * LAN page never loads, and `/assets/wan-receive-worker.js` is the WAN receiver's worker.
  *
  *   deno run -A ui/build.ts [outdir]   writes the files (e.g. ui/dist) and prints their sizes
  */
@@ -17,19 +19,15 @@ async function shortHash(bytes: Uint8Array): Promise<string> {
   return [...d.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Where code-split chunks go (content-hashed names: immutable). */
+const CHUNK_DIR = "assets/chunks";
+
 export async function buildUi(
   opts: { minify?: boolean; sourcemap?: boolean } = {},
 ): Promise<Map<string, Uint8Array>> {
   const minify = opts.minify ?? true;
-  const result = await esbuild.build({
+  const common: esbuild.BuildOptions = {
     absWorkingDir: uiDir,
-    entryPoints: {
-      app: join(uiDir, "main.tsx"),
-      "app-css": join(uiDir, "styles.css"),
-      // The WASM H.264 decoder's worker (tinyh264, WASM inlined): loaded only by pages without
-      // WebCodecs, from WASM_H264_WORKER_URL (ui/video/wasm_h264/protocol.ts).
-      "wasm-h264-worker": join(uiDir, "video", "wasm_h264", "worker.ts"),
-    },
     outdir: join(uiDir, "dist", "assets"),
     bundle: true,
     write: false,
@@ -43,25 +41,60 @@ export async function buildUi(
     jsxImportSource: "preact",
     logLevel: "silent",
     define: { "process.env.NODE_ENV": '"production"' },
+  };
+  // The page, split: the WAN reach's code (livekit-client, centrifuge; ui/transport/wan/) is a
+  // dynamic import() that only a WAN page makes, so it lands in its own chunk and a local or LAN
+  // page never downloads it. Code both share goes to a chunk the page preloads.
+  const page = await esbuild.build({
+    ...common,
+    entryPoints: { app: join(uiDir, "main.tsx"), "app-css": join(uiDir, "styles.css") },
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    metafile: true,
   });
+  // Workers are built apart, each in one self-contained file (no shared chunks to import):
+  //  - the WASM H.264 decoder's (tinyh264, WASM inlined): loaded only by pages without
+  //    WebCodecs, from WASM_H264_WORKER_URL (ui/video/wasm_h264/protocol.ts);
+  //  - the WAN receiver's RTCRtpScriptTransform (ui/transport/wan/receive_transform_worker.ts):
+  //    loaded only by WAN pages, from WAN_RECEIVE_WORKER_URL.
+  const workers = await esbuild.build({
+    ...common,
+    entryPoints: {
+      "wasm-h264-worker": join(uiDir, "video", "wasm_h264", "worker.ts"),
+      "wan-receive-worker": join(uiDir, "transport", "wan", "receive_transform_worker.ts"),
+    },
+  });
+  const assetsDir = join(uiDir, "dist", "assets");
+  const files = new Map<string, Uint8Array>();
   let js: Uint8Array | undefined;
   let css: Uint8Array | undefined;
-  let worker: Uint8Array | undefined;
-  for (const f of result.outputFiles) {
-    if (f.path.endsWith("/app.js")) js = f.contents;
-    else if (f.path.endsWith("/app-css.css")) css = f.contents;
-    else if (f.path.endsWith("/wasm-h264-worker.js")) worker = f.contents;
+  for (const f of [...page.outputFiles ?? [], ...workers.outputFiles ?? []]) {
+    if (!f.path.startsWith(assetsDir + "/")) throw new Error(`esbuild wrote ${f.path}`);
+    const rel = f.path.slice(assetsDir.length + 1);
+    if (rel === "app.js") js = f.contents;
+    else if (rel === "app-css.css") css = f.contents;
+    else if (rel.endsWith(".js")) files.set(`/assets/${rel}`, f.contents);
   }
-  if (!js || !css || !worker) throw new Error("esbuild produced no app.js/app.css/worker");
+  if (!js || !css || !files.has("/assets/wasm-h264-worker.js")) {
+    throw new Error("esbuild produced no app.js/app.css/worker");
+  }
+  // The chunks app.js imports statically: preloaded by index.html (no request waterfall).
+  const appMeta = Object.entries(page.metafile!.outputs).find(([p]) => p.endsWith("/app.js"));
+  const preload = (appMeta?.[1].imports ?? [])
+    .filter((i) => i.kind === "import-statement")
+    .map((i) => `/${i.path.slice(i.path.lastIndexOf(CHUNK_DIR))}`)
+    .map((href) => `<link rel="modulepreload" href="${href}">`)
+    .join("\n    ");
   const template = await Deno.readTextFile(join(uiDir, "index.html"));
   const html = template
     .replace("__HASH_JS__", await shortHash(js))
-    .replace("__HASH_CSS__", await shortHash(css));
+    .replace("__HASH_CSS__", await shortHash(css))
+    .replace("<!--__PRELOAD__-->", preload);
   return new Map<string, Uint8Array>([
     ["/index.html", new TextEncoder().encode(html)],
     ["/assets/app.js", js],
     ["/assets/app.css", css],
-    ["/assets/wasm-h264-worker.js", worker],
+    ...files,
   ]);
 }
 

@@ -5,7 +5,7 @@ import { HelloClient, parseHello } from "./local/hello.ts";
 import { LocalParamSource } from "./local/params_ws.ts";
 import { BACKOFF_MAX_MS, backoffMs, sameOriginWs } from "./local/socket.ts";
 import { LocalVideoSource } from "./local/video_ws.ts";
-import { reachOf } from "./select.ts";
+import { pageReach, reachOf } from "./select.ts";
 import type { EncodedFrame, StreamInfo } from "./types.ts";
 
 Deno.test("origin rule: which reach a hostname is", () => {
@@ -16,6 +16,21 @@ Deno.test("origin rule: which reach a hostname is", () => {
     assert.equal(reachOf(h), "lan", h);
   }
   for (const h of ["smx.example.com", "8.8.8.8", "172.32.0.1"]) assert.equal(reachOf(h), "wan", h);
+});
+
+Deno.test("origin rule: the site's reach meta wins over the hostname", () => {
+  const doc = (content: string | null) => ({
+    querySelector: (sel: string) =>
+      sel === 'meta[name="smx-reach"]' && content !== null
+        ? { getAttribute: (n: string) => (n === "content" ? content : null) }
+        : null,
+  });
+  assert.equal(pageReach(doc("wan"), { hostname: "192.168.1.20" }), "wan");
+  assert.equal(pageReach(doc(" wan "), { hostname: "localhost" }), "wan");
+  assert.equal(pageReach(doc(null), { hostname: "smx.example.com" }), "wan");
+  assert.equal(pageReach(doc(null), { hostname: "localhost" }), "local");
+  assert.equal(pageReach(doc("bogus"), { hostname: "10.0.0.5" }), "lan");
+  assert.equal(pageReach(null, { hostname: "127.0.0.1" }), "local");
 });
 
 Deno.test("backoff grows, is capped, has jitter; ws URL follows the page scheme", () => {

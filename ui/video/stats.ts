@@ -9,6 +9,32 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * The network path's own figures for a source, when its VideoSource has any (the WAN reach's
+ * LiveKit receiver: RTT, loss and jitter from getStats). Kept per source by the VideoSource
+ * (setLinkStats), read into each tile's snapshot, so tiles and the seam stay as they are.
+ */
+export interface LinkStats {
+  /** Which path carries the frames ("livekit"). */
+  path: string;
+  /** Round trip to the server, ms (NaN when unknown). */
+  rttMs: number;
+  /** RTP packets lost since the subscription started. */
+  packetsLost: number;
+  /** Interarrival jitter, ms. */
+  jitterMs: number;
+  /** What feeds the tile (the publisher's rendition, e.g. "smx/main@1280x720@30"). */
+  feed: string;
+}
+
+const linkStats = new Map<string, LinkStats>();
+
+/** Sets (or with null clears) the link figures shown for a source's tiles. */
+export function setLinkStats(source: string, s: LinkStats | null): void {
+  if (s) linkStats.set(source, s);
+  else linkStats.delete(source);
+}
+
 export interface TileSnapshot {
   source: string;
   /** Drawn frames per second over the last second. */
@@ -53,6 +79,8 @@ export interface TileSnapshot {
   rendition: string;
   /** Why it is below the demand ("link (asked 1280x720@60)"); "" when it is not. */
   limited: string;
+  /** The network path's figures (WAN reach), or null. */
+  link: LinkStats | null;
 }
 
 export class TileStats {
@@ -146,6 +174,7 @@ export class TileStats {
       renderer: this.renderer,
       rendition: this.rendition,
       limited: this.limited,
+      link: linkStats.has(this.source) ? { ...linkStats.get(this.source)! } : null,
     };
   }
 }

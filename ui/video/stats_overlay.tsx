@@ -45,6 +45,15 @@ export function StatsOverlay({ stats }: { stats: { current: TileStats | null } }
       <dd data-stat="encoder">{s.encoder || "–"}</dd>
       <dt>decoder</dt>
       <dd data-stat="path">{s.path || "–"} · {s.codec || "–"}</dd>
+      {s.link && (
+        <>
+          <dt>net</dt>
+          <dd data-stat="link" title={s.link.feed}>
+            {s.link.path} · rtt {fmt(s.link.rttMs, 0)} ms · lost {s.link.packetsLost} · jitter{" "}
+            {fmt(s.link.jitterMs)} ms
+          </dd>
+        </>
+      )}
       <dt>drops</dt>
       <dd>{s.droppedBeforeDecode} + {s.droppedUndrawn} · idr {s.keyframeRequests}</dd>
     </dl>

@@ -1,0 +1,123 @@
+/**
+ * The WAN page (loaded by a dynamic import() only in the WAN reach: its own chunk with
+ * livekit-client and centrifuge). Before anything it asks the site who is signed in:
+ *
+ *   GET  /api/wan/session   401 / redirect → the sign-in prompt (ui/wan/sign_in.tsx)
+ *   GET  /api/wan/engines   → the engine picker (ui/wan/engine_picker.tsx; remembered; one → it)
+ *   POST /api/wan/token     {engine} → JoinTokens → the transports, then the same App as locally
+ *
+ * A session that ends later (a token refresh answered 401 or a redirect) closes the transports
+ * and shows the sign-in prompt again.
+ */
+import { type ComponentChild, h, render } from "preact";
+import type { EngineEntry, JoinTokens } from "../../../protocol/wan.ts";
+import type { Transports } from "../select.ts";
+import { ENGINE_CHOICE_KEY, EnginePicker, preselectEngine } from "../../wan/engine_picker.tsx";
+import { GateMessage, SignIn } from "../../wan/sign_in.tsx";
+import { CentrifugeParamSource } from "./params_centrifuge.ts";
+import { SignedOutError, SignInGuard, SiteApi, SiteError, type StorageLike } from "./site_api.ts";
+import { LiveKitVideoSource } from "./video_livekit.ts";
+
+export interface WanPageOptions {
+  root: HTMLElement;
+  /** Mounts the app on the joined transports (main.tsx: diagnostics + <App>). */
+  mount(t: Transports): void;
+  api?: SiteApi;
+  /**
+   * Called instead when the page is WAN by its hostname only (no reach meta) and its origin has
+   * no site API (404): smx itself served it under a public-looking name; it falls back to the
+   * local transports.
+   */
+  notSite?: () => void;
+}
+
+function storage(kind: "localStorage" | "sessionStorage"): StorageLike | null {
+  try {
+    return globalThis[kind] ?? null;
+  } catch {
+    return null; // storage blocked
+  }
+}
+
+export async function startWanPage(opts: WanPageOptions): Promise<void> {
+  const { root } = opts;
+  const api = opts.api ?? new SiteApi();
+  const guard = new SignInGuard(storage("sessionStorage"));
+  const show = (node: ComponentChild) => render(node, root);
+  let transports: { video: LiveKitVideoSource; params: CentrifugeParamSource } | null = null;
+
+  const signedOut = (e: SignedOutError) => {
+    if (transports) {
+      transports.video.close();
+      transports.params.close();
+      transports = null;
+    }
+    show(h(SignIn, { login: e.login, guard, message: e.message }));
+  };
+
+  const problem = (e: unknown) => {
+    if (e instanceof SignedOutError) return signedOut(e);
+    if (e instanceof SiteError && e.status === 404 && opts.notSite) {
+      render(null, root);
+      return opts.notSite();
+    }
+    show(h(GateMessage, {
+      text: `The site could not be reached: ${(e as Error)?.message ?? e}`,
+      retry: () => void run(),
+    }));
+  };
+
+  const join = async (engine: EngineEntry) => {
+    show(h(GateMessage, { text: `Joining ${engine.label}…` }));
+    let tokens: JoinTokens;
+    try {
+      tokens = await api.joinTokens(engine.id);
+    } catch (e) {
+      return problem(e);
+    }
+    const params = new CentrifugeParamSource({
+      api,
+      join: tokens,
+      online: engine.online,
+      onSignedOut: (login) => signedOut(new SignedOutError(login, "Your session ended.")),
+    });
+    const video = new LiveKitVideoSource({
+      join: tokens,
+      link: params,
+      rejoin: () => api.joinTokens(engine.id),
+    });
+    transports = { video, params };
+    render(null, root);
+    opts.mount({ reach: "wan", video, params });
+  };
+
+  const run = async () => {
+    show(h(GateMessage, { text: "Checking your session…" }));
+    let user: string | undefined;
+    let engines: EngineEntry[];
+    try {
+      const s = await api.session();
+      guard.clear();
+      user = s?.user?.name || s?.user?.email || s?.user?.id;
+      engines = await api.engines();
+    } catch (e) {
+      return problem(e);
+    }
+    const local = storage("localStorage");
+    const pick = preselectEngine(
+      engines,
+      local?.getItem(ENGINE_CHOICE_KEY) ?? null,
+      new URLSearchParams(location.search).get("engine"),
+    );
+    const choose = (id: string) => {
+      try {
+        local?.setItem(ENGINE_CHOICE_KEY, id);
+      } catch { /* not remembered */ }
+      void join(engines.find((e) => e.id === id)!);
+    };
+    if (pick) return choose(pick);
+    show(h(EnginePicker, { engines, user, onPick: choose }));
+  };
+
+  await run();
+}
