@@ -4,15 +4,17 @@
  * proxy in front on 127.0.0.1, requests by fetch and, where a test must choose the Host header or
  * the source address, by node:http.
  *
- * Centrifugo here is an address nobody listens on: every engine is offline (presence = true is
- * the WAN end-to-end test's, with the real server).
+ * The first test points the site at a Centrifugo address nobody listens on (every engine
+ * offline); the second runs the pinned Centrifugo (scripts/wan_servers.sh; the test fails, saying
+ * so, when it is not built) for presence and to show Centrifugo itself takes the site's tokens,
+ * each only for its own channel.
  */
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { TokenVerifier } from "livekit-server-sdk";
-import { channelOf, type JoinTokens, REACH_META, roomOf } from "../protocol/wan.ts";
-import { verifyHs256 } from "../server/wan/jwt.ts";
-import { startMainTs } from "../tests/support/processes.ts";
+import { channelOf, engineUser, type JoinTokens, REACH_META, roomOf } from "../protocol/wan.ts";
+import { signHs256, verifyHs256 } from "../server/wan/jwt.ts";
+import { type Proc, startMainTs } from "../tests/support/processes.ts";
 import { type SsoProxy, startSsoProxy } from "../tests/support/sso_proxy.ts";
 
 const SECRETS = {
@@ -73,12 +75,20 @@ function jwtPayload(token: string): Record<string, unknown> {
   return JSON.parse(atob(b));
 }
 
-Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", async (t) => {
+interface Stack {
+  proxy: SsoProxy;
+  site: Proc;
+  sitePort: number;
+  stop(): Promise<void>;
+}
+
+/** The SSO stand-in on a free port in front of `smx site` (a child process) on another. */
+async function startStack(centrifugo: { url: string; apiUrl: string }): Promise<Stack> {
   const sitePort = freePort();
-  const deadPort = freePort(); // Centrifugo's API: nobody listens here
-  const proxy: SsoProxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}` });
+  const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}` });
   const dir = await Deno.makeTempDir({ prefix: "smx-site-" });
   const configPath = `${dir}/site.json`;
+  // The secrets come from the environment (SECRETS), as the README recommends.
   await Deno.writeTextFile(
     configPath,
     JSON.stringify({
@@ -87,10 +97,7 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
       trustedProxies: ["127.0.0.1"],
       auth: { preset: "authentik", login: "/login?rd=/" },
       livekit: { url: "ws://127.0.0.1:7880", apiKey: LIVEKIT_KEY },
-      centrifugo: {
-        url: "ws://127.0.0.1:8000/connection/websocket",
-        apiUrl: `http://127.0.0.1:${deadPort}`,
-      },
+      centrifugo,
       tokenTtlSeconds: 600,
       engines: [
         { id: "studio", label: "Studio A" },
@@ -98,10 +105,35 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
       ],
     }),
   );
-  const site = await startMainTs(["site", "--config", configPath, "--port", String(sitePort)], {
-    env: SECRETS,
-    timeoutMs: 60000,
+  let site: Proc;
+  try {
+    site = await startMainTs(["site", "--config", configPath, "--port", String(sitePort)], {
+      env: SECRETS,
+      timeoutMs: 60000,
+    });
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
+  return {
+    proxy,
+    site,
+    sitePort,
+    stop: async () => {
+      await site.kill();
+      await proxy.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", async (t) => {
+  const deadPort = freePort(); // Centrifugo's API: nobody listens here
+  const stack = await startStack({
+    url: "ws://127.0.0.1:8000/connection/websocket",
+    apiUrl: `http://127.0.0.1:${deadPort}`,
   });
+  const { proxy, site, sitePort } = stack;
   /** Every answer the tests saw: none may carry CORS headers or a secret. */
   const seen: { what: string; headers: Headers | Raw["headers"]; body: string }[] = [];
   const get = async (path: string, init: RequestInit & { cookie?: string } = {}) => {
@@ -477,8 +509,264 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
       }
     });
   } finally {
-    await site.kill();
-    await proxy.close();
+    await stack.stop();
+  }
+});
+
+// ---------------------------------------------------------------- with the real Centrifugo
+
+interface CentrifugoProc {
+  wsUrl: string;
+  apiUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The pinned Centrifugo (scripts/wan_servers.sh) with the WAN reach's three namespaces. */
+async function startCentrifugoOn(port: number, allowedOrigin: string): Promise<CentrifugoProc> {
+  const printed = new TextDecoder().decode(
+    (await new Deno.Command("bash", { args: ["scripts/wan_servers.sh", "--print"] }).output())
+      .stdout,
+  );
+  const bin = /^CENTRIFUGO=(.+)$/m.exec(printed)?.[1] ?? "";
+  try {
+    Deno.statSync(bin);
+  } catch {
+    throw new Error(`Centrifugo is not built (${bin}): run bash scripts/wan_servers.sh`);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "smx-site-cf-" });
+  await Deno.writeTextFile(
+    `${dir}/config.json`,
+    JSON.stringify({
+      http_server: { address: "127.0.0.1", port },
+      log: { level: "warn" },
+      client: {
+        token: { hmac_secret_key: SECRETS.SMX_SITE_CENTRIFUGO_SECRET },
+        allowed_origins: [allowedOrigin],
+      },
+      http_api: { key: SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
+      channel: {
+        namespaces: [
+          {
+            name: "smx_state",
+            history_size: 1,
+            history_ttl: "300s",
+            force_recovery: true,
+            force_recovery_mode: "cache",
+          },
+          { name: "smx_params" },
+          { name: "smx_ctl", presence: true, allow_publish_for_subscriber: true },
+        ],
+      },
+    }),
+  );
+  const child = new Deno.Command(bin, {
+    args: ["-c", `${dir}/config.json`],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let output = "";
+  const drain = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) output = (output + dec.decode(chunk)).slice(-20000);
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await drained;
     await Deno.remove(dir, { recursive: true });
+  };
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const res = await fetch(`${apiUrl}/api/info`, {
+        method: "POST",
+        headers: { "x-api-key": SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
+        body: "{}",
+      });
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`Centrifugo did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { wsUrl: `ws://127.0.0.1:${port}/connection/websocket`, apiUrl, stop };
+}
+
+/** How a subscription attempt ended (it must end, not time out). */
+function refused(
+  client: {
+    on(e: "disconnected", f: (c: { code: number; reason: string }) => void): unknown;
+  },
+  sub: {
+    subscribe(): void;
+    on(e: "unsubscribed", f: (c: { code: number; reason: string }) => void): unknown;
+    on(e: "subscribed", f: () => void): unknown;
+  },
+): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve("timed out"), 5000);
+    const done = (how: string) => {
+      clearTimeout(timer);
+      resolve(how);
+    };
+    sub.on("unsubscribed", (c) => done(`unsubscribed ${c.code}`));
+    sub.on("subscribed", () => done("subscribed"));
+    client.on("disconnected", (c) => done(`disconnected ${c.code} ${c.reason}`));
+    sub.subscribe();
+  });
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean>, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the site's tokens and only for their channel", async (t) => {
+  const { Centrifuge, UnauthorizedError } = await import("centrifuge");
+  // The stack first (the proxy's origin is Centrifugo's allowed origin), then Centrifugo on the
+  // address the site was configured with.
+  const cfPort = freePort();
+  const stack = await startStack({
+    url: `ws://127.0.0.1:${cfPort}/connection/websocket`,
+    apiUrl: `http://127.0.0.1:${cfPort}`,
+  });
+  const { proxy } = stack;
+  let cf: CentrifugoProc | undefined;
+  const clients: InstanceType<typeof Centrifuge>[] = [];
+  try {
+    cf = await startCentrifugoOn(cfPort, proxy.url);
+    const alice = await proxy.signIn("alice", ["staff"]);
+    const api = async (path: string, body?: unknown) => {
+      const res = await fetch(`${proxy.url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: {
+          cookie: alice,
+          origin: proxy.url,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: "manual",
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    const studioOnline = async () =>
+      (await api("/api/wan/engines")).json.find((e: { id: string }) => e.id === "studio")
+        ?.online === true;
+
+    await t.step("no engine connected: offline", async () => {
+      assert.equal(await studioOnline(), false);
+    });
+
+    // smx's side, as its relay connects: user engine:studio, present in smx_ctl:studio.
+    const secret = SECRETS.SMX_SITE_CENTRIFUGO_SECRET;
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const engine = new Centrifuge(cf.wsUrl, {
+      token: await signHs256({ sub: engineUser("studio"), exp }, secret),
+      websocket: WebSocket,
+    });
+    clients.push(engine);
+    const engineCtl = engine.newSubscription(channelOf("ctl", "studio"), {
+      token: await signHs256(
+        { sub: engineUser("studio"), channel: channelOf("ctl", "studio"), exp },
+        secret,
+      ),
+    });
+
+    await t.step("engine present in smx_ctl: online (within the 2 s cache)", async () => {
+      engine.connect();
+      engineCtl.subscribe();
+      await engineCtl.ready(5000);
+      await waitFor("studio online", studioOnline);
+    });
+
+    // A page's side: tokens only from the site, through the proxy, as the UI gets them.
+    const join = await api("/api/wan/token", { engine: "studio" });
+    assert.equal(join.status, 200);
+    const newPage = () => {
+      const c = new Centrifuge(join.json.centrifugo.url, {
+        token: join.json.centrifugo.token,
+        getToken: async () => {
+          const r = await api("/api/wan/token/connection", { engine: "studio" });
+          if (r.status === 401 || r.status === 403) throw new UnauthorizedError("signed out");
+          return r.json.token;
+        },
+        websocket: WebSocket,
+      });
+      clients.push(c);
+      c.connect();
+      return c;
+    };
+    const page = newPage();
+    const subTokenFor = (engineId: string) => async (ctx: { channel: string }) => {
+      const r = await api("/api/wan/token/subscription", {
+        engine: engineId,
+        channel: ctx.channel,
+      });
+      if (r.status === 401 || r.status === 403) throw new UnauthorizedError(r.json.error);
+      return r.json.token;
+    };
+
+    await t.step("a page subscribes to its engine's channels with the site's tokens", async () => {
+      await page.ready(5000);
+      for (const kind of ["state", "params", "ctl"] as const) {
+        const sub = page.newSubscription(channelOf(kind, "studio"), {
+          getToken: subTokenFor("studio"),
+        });
+        sub.subscribe();
+        await sub.ready(5000);
+      }
+      // The ctl token is the publish grant; state is smx's alone.
+      const ctl = page.getSubscription(channelOf("ctl", "studio"))!;
+      await ctl.publish({ v: 1, type: "demand", tiles: [] });
+      const state = page.getSubscription(channelOf("state", "studio"))!;
+      await assert.rejects(state.publish({ forged: true }));
+      // A page in smx_ctl is not the engine: still online only thanks to the engine.
+      assert.equal(await studioOnline(), true);
+    });
+
+    await t.step("another engine's channel: the site refuses, Centrifugo refuses", async () => {
+      // Asked of the site: 403, and the client gives up (getToken's UnauthorizedError).
+      const viaSite = page.newSubscription(channelOf("ctl", "lab"), {
+        getToken: subTokenFor("lab"),
+      });
+      assert.equal(await refused(page, viaSite), "unsubscribed 1");
+      page.removeSubscription(viaSite);
+      // A studio token presented for lab's channel: Centrifugo drops the connection for good.
+      const studioToken = (await api("/api/wan/token/subscription", {
+        engine: "studio",
+        channel: channelOf("ctl", "studio"),
+      })).json.token;
+      const smuggler = newPage();
+      await smuggler.ready(5000);
+      const smuggled = smuggler.newSubscription(channelOf("ctl", "lab"), { token: studioToken });
+      assert.equal(await refused(smuggler, smuggled), "disconnected 3500 invalid token");
+      // No token at all: permission denied.
+      const bare = page.newSubscription(channelOf("state", "lab"));
+      assert.equal(await refused(page, bare), "unsubscribed 103");
+      page.removeSubscription(bare);
+      // The page itself is still connected and subscribed to its own channels.
+      assert.equal(page.state, "connected");
+      assert.equal(page.getSubscription(channelOf("state", "studio"))?.state, "subscribed");
+    });
+
+    await t.step("engine gone: offline again", async () => {
+      engine.disconnect();
+      await waitFor("studio offline", async () => !(await studioOnline()));
+    });
+  } finally {
+    for (const c of clients) c.disconnect();
+    await cf?.stop();
+    await stack.stop();
   }
 });
