@@ -93,6 +93,7 @@ class Child {
 
   async stop(signal: Deno.Signal = "SIGTERM", graceMs = 5000): Promise<void> {
     try {
+      this.proc.kill("SIGCONT"); // a paused server cannot act on SIGTERM
       this.proc.kill(signal);
     } catch { /* already gone */ }
     const t = setTimeout(() => {
@@ -130,6 +131,9 @@ export interface CentrifugoServer {
   output(): string;
   /** Same node, same port, same config (memory engine: state and history are gone). */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a stalled server (connections open, nothing answered). */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -192,6 +196,8 @@ export async function startCentrifugo(o: CentrifugoOptions = {}): Promise<Centri
       await child.stop();
       await run();
     },
+    pause: () => Deno.kill(child.proc.pid, "SIGSTOP"),
+    resume: () => Deno.kill(child.proc.pid, "SIGCONT"),
     stop: async () => {
       if (stopped) return;
       stopped = true;

@@ -219,9 +219,14 @@ export class WanRelay {
     };
   }
 
-  /** Resolves once everything queued has reached Centrifugo (tests, benchmarks). */
-  flushed(timeoutMs?: number): Promise<void> {
-    return this.#queue.idle(timeoutMs);
+  /** Resolves once every state due and everything queued has reached Centrifugo (tests). */
+  async flushed(timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.#scheduler.pending) {
+      if (Date.now() > end) throw new Error("a state is still due");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.#queue.idle(Math.max(0, end - Date.now()));
   }
 
   #state() {

@@ -83,6 +83,11 @@ export class StateScheduler {
     clearInterval(this.#refreshTimer);
   }
 
+  /** A state is due at the end of a coalescing or sync interval. */
+  get pending(): boolean {
+    return this.#changePending || this.#syncTimer !== undefined;
+  }
+
   /** A link change, a new snapshot, Centrifugo back: publish at once. */
   now(): void {
     this.counts.now++;
