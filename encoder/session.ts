@@ -148,6 +148,14 @@ export class EncodeSession {
     this.#idrWanted = true;
   }
 
+  /**
+   * An IDR soon (within MIN_IDR_INTERVAL_MS) without holding back anyone's deltas: for a WHIP
+   * publisher answering the SFU's PLI, whose other viewers keep decoding meanwhile.
+   */
+  requestIdr(): void {
+    this.#idrWanted = true;
+  }
+
   stats(): SessionStats {
     const s = this.#stats;
     return {
