@@ -181,6 +181,12 @@ export async function startCentrifugo(o: CentrifugoOptions = {}): Promise<Centri
   const run = async () => {
     child = new Child(bin, ["--config", configPath], dir);
     await waitHealthy(port, child, `centrifugo on ${port}`);
+    // checkconfig passes unknown keys; the server only warns about them once it runs.
+    await new Promise((r) => setTimeout(r, 50));
+    if (/unknown key in configuration/.test(child.output)) {
+      await child.stop();
+      throw new Error(`the test config has keys Centrifugo does not know:\n${child.output}`);
+    }
   };
   await run();
   return {

@@ -78,6 +78,7 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       assert.deepEqual(s.sources, SOURCES);
       assert.ok(!s.snapshot!.channels.some((c) => c.path.startsWith("Smx.")));
       assert.equal(s.snapshot!.values["Color.Shapes.Hue"], mirror.get("Color.Shapes.Hue"));
+      console.log(`StateMsg of the demo engine: ${JSON.stringify(s).length} bytes`);
     });
 
     await t.step("a set reaches the engine; delta to all, ack to the writer only", async () => {
@@ -239,6 +240,32 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       );
       await p.publish({ v: 1, type: "set", id: 1, path: "Color.Shapes.Hue", value: 0.125 });
       await p.nextParams((m) => m.type === "ack" && m.id === 1, "ack after the restart");
+    });
+
+    await t.step("the sources on offer change: the state follows within a tick", async () => {
+      const p = pages[0];
+      SOURCES.push({ id: "aux", label: "Aux", width: 640, height: 480, fps: 30 });
+      await p.nextState((m) => m.sources.some((s) => s.id === "aux"), "state with aux", 3000);
+    });
+
+    await t.step("engine gone: state says offline, a write gets engine_offline", async () => {
+      const p = pages.at(-1)!;
+      await engine.kill();
+      const s = await p.nextState((m) => m.link.state === "offline", "offline state", 10000);
+      assert.equal(s.snapshot, null);
+      await p.nextParams((m) => m.type === "link" && m.state === "offline", "offline link");
+      await p.publish({ v: 1, type: "set", id: 2, path: "Color.Shapes.Hue", value: 0.5 });
+      await p.nextParams(
+        (m) =>
+          m.type === "error" && m.id === 2 && m.code === "engine_offline" && m.to === p.clientId,
+        "engine_offline",
+      );
+      const st = relay.stats();
+      console.log(
+        `relay stats: ${
+          JSON.stringify({ publish: st.publish, state: st.state, remote: st.remote })
+        }`,
+      );
     });
   } finally {
     for (const p of pages) p.close();
