@@ -83,9 +83,12 @@ interface Stack {
 }
 
 /** The SSO stand-in on a free port in front of `smx site` (a child process) on another. */
-async function startStack(centrifugo: { url: string; apiUrl: string }): Promise<Stack> {
+async function startStack(
+  centrifugo: { url: string; apiUrl: string },
+  routes?: { prefix: string; upstream: string }[],
+): Promise<Stack> {
   const sitePort = freePort();
-  const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}` });
+  const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}`, routes });
   const dir = await Deno.makeTempDir({ prefix: "smx-site-" });
   const configPath = `${dir}/site.json`;
   // The secrets come from the environment (SECRETS), as the README recommends.
@@ -640,7 +643,7 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
   const stack = await startStack({
     url: `ws://127.0.0.1:${cfPort}/connection/websocket`,
     apiUrl: `http://127.0.0.1:${cfPort}`,
-  });
+  }, [{ prefix: "/connection/", upstream: `http://127.0.0.1:${cfPort}` }]);
   const { proxy } = stack;
   let cf: CentrifugoProc | undefined;
   const clients: InstanceType<typeof Centrifuge>[] = [];
@@ -758,6 +761,58 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
       // The page itself is still connected and subscribed to its own channels.
       assert.equal(page.state, "connected");
       assert.equal(page.getSubscription(channelOf("state", "studio"))?.state, "subscribed");
+    });
+
+    await t.step("through the SSO proxy's WebSocket relay, both ways", async () => {
+      // Centrifugo on the site's own origin, behind the same sign-in (a deployment may do this).
+      const cookie = alice;
+      const origin = proxy.url;
+      class SignedInSocket extends WebSocket {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, { protocols, headers: { cookie, origin } } as unknown as string[]);
+        }
+      }
+      const viaProxy = new Centrifuge(`${proxy.url.replace("http", "ws")}/connection/websocket`, {
+        token: join.json.centrifugo.token,
+        websocket: SignedInSocket,
+      });
+      clients.push(viaProxy);
+      viaProxy.connect();
+      await viaProxy.ready(5000);
+      const state = viaProxy.newSubscription(channelOf("state", "studio"), {
+        getToken: subTokenFor("studio"),
+      });
+      const got = new Promise<unknown>((resolve) =>
+        state.on("publication", (c) => resolve(c.data))
+      );
+      state.subscribe();
+      await state.ready(5000);
+      const res = await fetch(`${cf!.apiUrl}/api/publish`, {
+        method: "POST",
+        headers: { "x-api-key": SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
+        body: JSON.stringify({ channel: channelOf("state", "studio"), data: { n: 1 } }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(await got, { n: 1 });
+      // page → engine through the relay.
+      const heard = new Promise<unknown>((resolve) =>
+        engineCtl.on("publication", (c) => resolve(c.data))
+      );
+      const ctl = viaProxy.newSubscription(channelOf("ctl", "studio"), {
+        getToken: subTokenFor("studio"),
+      });
+      ctl.subscribe();
+      await ctl.ready(5000);
+      await ctl.publish({ v: 1, type: "demand", tiles: [] });
+      assert.deepEqual(await heard, { v: 1, type: "demand", tiles: [] });
+      viaProxy.disconnect();
+      // Without a session the proxy answers the upgrade with its login redirect: no socket.
+      const anon = new WebSocket(`${proxy.url.replace("http", "ws")}/connection/websocket`);
+      const outcome = await new Promise<string>((resolve) => {
+        anon.onopen = () => resolve("open");
+        anon.onerror = () => resolve("error");
+      });
+      assert.equal(outcome, "error");
     });
 
     await t.step("engine gone: offline again", async () => {
