@@ -32,6 +32,12 @@ export interface CtlConnectionOptions {
   /** Reconnect backoff bounds (centrifuge-js adds jitter). Defaults 250 ms and 10 s. */
   minReconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /**
+   * After a terminal refusal (an invalid token: wrong secret, or a namespace that refuses smx),
+   * centrifuge-js gives up; smx is a daemon and tries again this much later (default 30 s), so
+   * fixing Centrifugo's config is enough to bring it back.
+   */
+  terminalRetryMs?: number;
   onPublication(ctx: PublicationContext): void;
   /** Subscribed to smx_ctl (first time and after every reconnect). */
   onSubscribed(): void;
@@ -57,6 +63,8 @@ export class CtlConnection {
   #clientId: string | null = null;
   #s = { connects: 0, subscribes: 0, tokensSigned: 0 };
   #lastError: string | null = null;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
 
   constructor(o: CtlConnectionOptions) {
     this.#o = o;
@@ -93,10 +101,17 @@ export class CtlConnection {
       if (this.#state !== "subscribed") this.#state = "connected";
       this.#o.log("info", `Centrifugo: connected to ${o.url} as ${user} (client ${c.client})`);
     });
+    const retryMs = o.terminalRetryMs ?? 30000;
     this.#client.on("disconnected", (c) => {
       this.#state = "disconnected";
       this.#clientId = null;
-      this.#o.log("warn", `Centrifugo: disconnected (${c.code} ${c.reason})`);
+      if (this.#stopped) return;
+      this.#o.log(
+        "warn",
+        `Centrifugo refused smx for good (${c.code} ${c.reason}): check that tokenSecret is ` +
+          `Centrifugo's client.token.hmac_secret_key; trying again in ${retryMs / 1000} s`,
+      );
+      this.#later(retryMs, () => this.#client.connect());
     });
     this.#client.on("error", (c) => {
       this.#lastError = `${c.type}: ${c.error.message}`;
@@ -114,6 +129,16 @@ export class CtlConnection {
       this.#lastError = `${channel}: ${c.type}: ${c.error.message}`;
       this.#o.log("warn", `Centrifugo: ${this.#lastError}`);
     });
+    this.#sub.on("unsubscribed", (c) => {
+      if (this.#stopped) return;
+      if (this.#state === "subscribed") this.#state = "connected";
+      this.#o.log(
+        "warn",
+        `Centrifugo refused smx's subscription to ${channel} (${c.code} ${c.reason}): check the ` +
+          `${channel.split(":")[0]} namespace; trying again in ${retryMs / 1000} s`,
+      );
+      this.#later(retryMs, () => this.#sub.subscribe());
+    });
     this.#sub.on("publication", (ctx) => o.onPublication(ctx));
   }
 
@@ -122,7 +147,17 @@ export class CtlConnection {
     this.#client.connect();
   }
 
+  #later(ms: number, fn: () => void): void {
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.#stopped) fn();
+    }, ms);
+  }
+
   stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
     this.#sub.unsubscribe();
     this.#client.disconnect();
   }

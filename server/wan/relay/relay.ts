@@ -63,6 +63,8 @@ export interface WanRelayOptions {
   /** Forget a page's demand after this much silence (default DEMAND_EXPIRY_MS; tests shorten). */
   demandExpiryMs?: number;
   tokenTtlS?: number;
+  /** Retry after Centrifugo refused smx for good, e.g. a wrong tokenSecret (default 30 s). */
+  terminalRetryMs?: number;
   apiTimeoutMs?: number;
   /** Republish the state at least this often (default 60 s; keep history_ttl above it). */
   stateRefreshMs?: number;
@@ -161,6 +163,7 @@ export class WanRelay {
       url: o.centrifugo.url,
       tokenSecret: o.centrifugo.tokenSecret,
       tokenTtlS: o.tokenTtlS,
+      terminalRetryMs: o.terminalRetryMs,
       onPublication: (ctx) => this.#safe("ctl message", () => this.#onCtl(ctx)),
       // Centrifugo (re)accepted us: after a restart its history is empty, so the state goes now.
       onSubscribed: () => this.#scheduler.now(),

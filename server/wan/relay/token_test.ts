@@ -54,3 +54,45 @@ Deno.test("smx's tokens are refreshed before they expire, without a reconnect", 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a wrong token secret: smx says why, and comes back once Centrifugo agrees", async () => {
+  const engineId = `w-${uniq()}`;
+  const dir = Deno.makeTempDirSync({ prefix: "smx-token-" });
+  let cf = await startCentrifugo({ tokenSecret: `old-${uniq()}` });
+  const secret = `new-${uniq()}`;
+  const engine = await startDemoEngine({ name: `token-${uniq()}`, portDir: dir });
+  const mirror = new ParamMirror({ engine: { url: engine.url, token: engine.token } }).start();
+  const logs: string[] = [];
+  const relay = new WanRelay({
+    engine: engineId,
+    centrifugo: { url: cf.url, apiUrl: cf.apiUrl, apiKey: cf.apiKey, tokenSecret: secret },
+    mirror,
+    sources: () => [],
+    resolveSource: () => undefined,
+    onWanted: () => {},
+    onKeyframe: () => {},
+    log: (level, m) => logs.push(`${level} ${m}`),
+    terminalRetryMs: 300,
+  });
+  let page: TestPage | undefined;
+  try {
+    await mirror.whenConnected(10000);
+    relay.start();
+    await waitFor(() => logs.some((l) => /refused smx for good.*tokenSecret/.test(l)), "the why");
+    assert.equal(relay.stats().ctl.state, "disconnected");
+    // The operator fixes Centrifugo's secret (same address): smx gets in on its own.
+    const { port, apiKey } = cf;
+    await cf.stop();
+    cf = await startCentrifugo({ port, apiKey, tokenSecret: secret });
+    await waitFor(() => relay.stats().ctl.state === "subscribed", "relay subscribed", 10000);
+    page = await connectPage({ url: cf.url, tokenSecret: secret, user: "alice", engine: engineId });
+    await page.nextState((m) => m.snapshot !== null, "the state once smx got in");
+  } finally {
+    page?.close();
+    await relay.stop();
+    await mirror.stop();
+    await engine.kill();
+    await cf.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
