@@ -7,14 +7,17 @@
  * The first test points the site at a Centrifugo address nobody listens on (every engine
  * offline); the second runs the pinned Centrifugo (scripts/wan_servers.sh; the test fails, saying
  * so, when it is not built) for presence and to show Centrifugo itself takes the site's tokens,
- * each only for its own channel.
+ * each only for its own channel; the third runs the pinned livekit-server and asks it what
+ * permissions it gave the viewer who joined with the site's token.
  */
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { request as httpRequest } from "node:http";
-import { TokenVerifier } from "livekit-server-sdk";
+import { join } from "node:path";
+import { RoomServiceClient, TokenVerifier } from "livekit-server-sdk";
 import { channelOf, engineUser, type JoinTokens, REACH_META, roomOf } from "../protocol/wan.ts";
 import { signHs256, verifyHs256 } from "../server/wan/jwt.ts";
-import { type Proc, startMainTs } from "../tests/support/processes.ts";
+import { type Proc, ROOT, startMainTs } from "../tests/support/processes.ts";
 import { type SsoProxy, startSsoProxy } from "../tests/support/sso_proxy.ts";
 
 const SECRETS = {
@@ -29,6 +32,17 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
+}
+
+function freeUdpPort(): Promise<number> {
+  const sock = createSocket("udp4");
+  return new Promise((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(0, "127.0.0.1", () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
 }
 
 interface Raw {
@@ -86,6 +100,7 @@ interface Stack {
 async function startStack(
   centrifugo: { url: string; apiUrl: string },
   routes?: { prefix: string; upstream: string }[],
+  livekitUrl = "ws://127.0.0.1:7880",
 ): Promise<Stack> {
   const sitePort = freePort();
   const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}`, routes });
@@ -99,7 +114,7 @@ async function startStack(
       publicOrigin: proxy.url,
       trustedProxies: ["127.0.0.1"],
       auth: { preset: "authentik", login: "/login?rd=/" },
-      livekit: { url: "ws://127.0.0.1:7880", apiKey: LIVEKIT_KEY },
+      livekit: { url: livekitUrl, apiKey: LIVEKIT_KEY },
       centrifugo,
       tokenTtlSeconds: 600,
       engines: [
@@ -524,18 +539,25 @@ interface CentrifugoProc {
   stop(): Promise<void>;
 }
 
-/** The pinned Centrifugo (scripts/wan_servers.sh) with the WAN reach's three namespaces. */
-async function startCentrifugoOn(port: number, allowedOrigin: string): Promise<CentrifugoProc> {
+/** A pinned server binary from scripts/wan_servers.sh (NAME=path); an error when not built. */
+async function serverBinary(name: "CENTRIFUGO" | "LIVEKIT_SERVER"): Promise<string> {
   const printed = new TextDecoder().decode(
-    (await new Deno.Command("bash", { args: ["scripts/wan_servers.sh", "--print"] }).output())
-      .stdout,
+    (await new Deno.Command("bash", {
+      args: [join(ROOT, "scripts", "wan_servers.sh"), "--print"],
+    }).output()).stdout,
   );
-  const bin = /^CENTRIFUGO=(.+)$/m.exec(printed)?.[1] ?? "";
+  const bin = new RegExp(`^${name}=(.+)$`, "m").exec(printed)?.[1] ?? "";
   try {
     Deno.statSync(bin);
   } catch {
-    throw new Error(`Centrifugo is not built (${bin}): run bash scripts/wan_servers.sh`);
+    throw new Error(`${name} is not built (${bin}): run bash scripts/wan_servers.sh`);
   }
+  return bin;
+}
+
+/** The pinned Centrifugo (scripts/wan_servers.sh) with the WAN reach's three namespaces. */
+async function startCentrifugoOn(port: number, allowedOrigin: string): Promise<CentrifugoProc> {
+  const bin = await serverBinary("CENTRIFUGO");
   const dir = await Deno.makeTempDir({ prefix: "smx-site-cf-" });
   await Deno.writeTextFile(
     `${dir}/config.json`,
@@ -823,5 +845,118 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
     for (const c of clients) c.disconnect();
     await cf?.stop();
     await stack.stop();
+  }
+});
+
+// ---------------------------------------------------------------- with the real LiveKit
+
+/** The pinned livekit-server on loopback, on free ports, with the test's key. */
+async function startLivekit(): Promise<{ url: string; httpUrl: string; stop(): Promise<void> }> {
+  const bin = await serverBinary("LIVEKIT_SERVER");
+  const port = freePort();
+  const tcp = freePort();
+  const udp = await freeUdpPort();
+  const config = [
+    `port: ${port}`,
+    "bind_addresses: [127.0.0.1]",
+    "rtc:",
+    `  tcp_port: ${tcp}`,
+    `  udp_port: ${udp}`,
+    "  node_ip: 127.0.0.1",
+    "  use_external_ip: false",
+    "keys:",
+    `  ${LIVEKIT_KEY}: ${SECRETS.SMX_SITE_LIVEKIT_SECRET}`,
+    "logging:",
+    "  level: warn",
+  ].join("\n");
+  const child = new Deno.Command(bin, {
+    args: ["--config-body", config],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let output = "";
+  const drain = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) output = (output + dec.decode(chunk)).slice(-20000);
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await drained;
+  };
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const res = await fetch(httpUrl);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`livekit-server did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `ws://127.0.0.1:${port}`, httpUrl, stop };
+}
+
+Deno.test("smx site with LiveKit: the server takes the viewer token as subscribe-only and hidden", async () => {
+  const lk = await startLivekit();
+  let stack: Stack | undefined;
+  let signal: WebSocket | undefined;
+  try {
+    stack = await startStack(
+      {
+        url: "ws://127.0.0.1:8000/connection/websocket",
+        apiUrl: `http://127.0.0.1:${freePort()}`,
+      },
+      undefined,
+      lk.url,
+    );
+    const { proxy } = stack;
+    const cookie = await proxy.signIn("alice", ["staff"]);
+    const res = await fetch(`${proxy.url}/api/wan/token`, {
+      method: "POST",
+      headers: { cookie, origin: proxy.url, "content-type": "application/json" },
+      body: JSON.stringify({ engine: "studio" }),
+    });
+    assert.equal(res.status, 200);
+    const j = await res.json() as JoinTokens;
+    assert.equal(j.livekit.url, lk.url);
+    // LiveKit's own check of the token (what livekit-client asks after a failed join).
+    const v = await fetch(`${lk.httpUrl}/rtc/validate?access_token=${j.livekit.token}`);
+    assert.equal(v.status, 200, await v.text());
+    // Join the room's signalling (no media needed to become a participant) and ask the server
+    // what it made of the grant.
+    signal = new WebSocket(
+      `${lk.url}/rtc?access_token=${j.livekit.token}&protocol=16&sdk=js&auto_subscribe=1`,
+    );
+    signal.binaryType = "arraybuffer";
+    await new Promise<void>((resolve, reject) => {
+      signal!.onmessage = () => resolve();
+      signal!.onerror = () => reject(new Error("LiveKit refused the viewer's signal connection"));
+    });
+    const svc = new RoomServiceClient(lk.httpUrl, LIVEKIT_KEY, SECRETS.SMX_SITE_LIVEKIT_SECRET);
+    const people = await svc.listParticipants(roomOf("studio"));
+    assert.equal(people.length, 1);
+    const p = people[0];
+    assert.match(p.identity, /^viewer:[0-9a-f]{64}:[0-9a-f]{12}$/);
+    assert.equal(p.name, "alice");
+    assert.equal(p.permission?.canSubscribe, true);
+    assert.equal(p.permission?.canPublish, false);
+    assert.equal(p.permission?.canPublishData, false);
+    assert.equal(p.permission?.hidden, true);
+    assert.deepEqual(p.permission?.canPublishSources, []);
+    // The token names its room: no other room has this viewer.
+    assert.equal((await svc.listParticipants(roomOf("lab"))).length, 0);
+  } finally {
+    signal?.close();
+    await stack?.stop();
+    await lk.stop();
   }
 });
