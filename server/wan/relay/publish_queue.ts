@@ -3,6 +3,8 @@
  * order; the state for smx_state is a flag, not a message: its text is built when it is sent, so
  * however often it is asked for, one state (the newest) goes out per request.
  *
+ * Other server API commands (a flooder's `disconnect`) ride in the same stream, in order.
+ *
  * One request in flight at a time, and everything queued meanwhile goes out as one `batch`
  * (`parallel: false`, so in order): ordered like a single stream, yet not limited to one message
  * per round trip when Centrifugo is far away.
@@ -39,12 +41,12 @@ export interface PublishQueueOptions {
 }
 
 export interface PublishQueueStats {
-  /** Params messages Centrifugo accepted. */
+  /** Commands Centrifugo accepted besides states (params messages, disconnects). */
   params: number;
-  /** States Centrifugo accepted. */
+  /** States sent (a refused one counts in `refused` too). */
   states: number;
   requests: number;
-  /** Params messages dropped: overflow, a failed request, or queued while failing. */
+  /** Commands dropped: overflow, a failed request, or queued while failing. */
   dropped: number;
   overflows: number;
   failures: number;
@@ -133,8 +135,14 @@ export class PublishQueue {
   async idle(timeoutMs = 5000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (this.#inFlight || this.#queue.length || (this.#stateOwed && !this.#failing)) {
-      if (Date.now() > end) throw new Error("publish queue not idle in time");
-      await (this.#inFlight ?? new Promise((r) => setTimeout(r, 10)));
+      const left = end - Date.now();
+      if (left <= 0) throw new Error("publish queue not idle in time");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([ // a request stuck until its own timeout must not hold us longer
+        this.#inFlight ?? new Promise((r) => setTimeout(r, 10)),
+        new Promise((r) => timer = setTimeout(r, Math.min(left, 100))),
+      ]);
+      clearTimeout(timer);
     }
   }
 
@@ -159,24 +167,31 @@ export class PublishQueue {
     for (const t of take) this.#bytes -= t.length;
     const withState = this.#stateOwed && this.#queue.length === 0; // state last: it is the newest
     if (withState) this.#stateOwed = false;
-    const commands = take;
+    const commands = take.slice();
+    let stateSent = false;
     if (withState) {
-      commands.push(publishCommand(this.#o.stateChannel, new RawJson(this.#o.stateText())));
+      try {
+        commands.push(publishCommand(this.#o.stateChannel, new RawJson(this.#o.stateText())));
+        stateSent = true;
+      } catch (e) { // a bug building it must not stop the queue; the next state may work
+        this.#o.log("warn", `state not built: ${(e as Error).message}`);
+      }
     }
+    if (!commands.length) return;
     this.#s.requests++;
     try {
       const replies = await this.#o.api.batch(commands);
-      replies.forEach((r, i) => {
+      // A refused command is not retried (that would loop): it is a misconfiguration, said once.
+      replies.forEach((r) => {
         if (!r.error) return;
         this.#s.refused++;
         if (!this.#refusedCodes.has(r.error.code)) { // once per code: a misconfigured namespace
           this.#refusedCodes.add(r.error.code);
           this.#o.log("warn", `Centrifugo refused a publish: ${r.error.message} (${r.error.code})`);
         }
-        if (withState && i === replies.length - 1) this.#stateOwed = true;
       });
       this.#s.params += take.length;
-      if (withState) this.#s.states++;
+      if (stateSent) this.#s.states++;
       if (this.#failing) this.#o.log("info", "Centrifugo API answers again");
       this.#failing = false;
       this.#retryMs = 0;
