@@ -140,6 +140,15 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       assert.equal(mirror.get("Scene.Shapes.Count") !== "many", true);
     });
 
+    await t.step("a page's sync brings a fresh state at once", async () => {
+      const a = pages[0];
+      await relay.flushed();
+      const before = a.states.length;
+      await a.publish({ v: 1, type: "sync" });
+      await waitFor(() => a.states.length > before, "a state after sync", 3000);
+      assert.equal(a.states.at(-1)!.snapshot!.rev, mirror.rev);
+    });
+
     await t.step("demand → onWanted; keyframe → onKeyframe; silence expires it", async () => {
       const a = pages[0];
       await a.publish({
