@@ -39,7 +39,7 @@ export interface SiteConfig {
   centrifugo: {
     /** The browser's WebSocket URL (…/connection/websocket). */
     url: string;
-    /** Centrifugo's server API base as the site reaches it (presence). */
+    /** Centrifugo's server API prefix as the site reaches it, e.g. http://127.0.0.1:8000/api. */
     apiUrl: string;
     apiKey: string;
     tokenSecret: string;
@@ -215,6 +215,11 @@ export function parseConfig(
     apiKey: secret(cf.apiKey, "centrifugo.apiKey", ENV.centrifugoApiKey),
     tokenSecret: secret(cf.tokenSecret, "centrifugo.tokenSecret", ENV.centrifugoSecret),
   };
+
+  if (new URL(centrifugo.apiUrl).pathname === "/") {
+    // A bare host is surely a mistake: presence would 404 and every engine look offline.
+    fail("centrifugo.apiUrl", `the server API prefix, e.g. ${centrifugo.apiUrl}/api (as in smx's)`);
+  }
 
   // tokenTtlSeconds
   const ttl = top.tokenTtlSeconds ?? DEFAULT_TTL_S;

@@ -34,6 +34,7 @@ Deno.test("the sample config parses, with secrets from the environment", async (
   assert.equal(c.centrifugo.tokenSecret, "cf");
   assert.equal(c.centrifugo.apiKey, "key");
   assert.equal(c.tokenTtlSeconds, 600);
+  assert.equal(c.centrifugo.apiUrl, "http://127.0.0.1:8000/api");
   assert.deepEqual(c.engines[1], { id: "lab", label: "Lab bench", groups: ["smx-lab"] });
   // Without the environment the secrets are missing, and the error says where to put them.
   await assert.rejects(
@@ -77,6 +78,11 @@ Deno.test("malformed configs: errors name the key", async () => {
     ["login //", (r) => r.auth.login = "//evil.example/", /auth\.login: a path/],
     ["livekit url", (r) => r.livekit.url = "ftp://x", /livekit\.url: must be a wss/],
     ["cf url", (r) => r.centrifugo.url = "https://rt.example", /centrifugo\.url: must be a wss/],
+    [
+      "api prefix",
+      (r) => r.centrifugo.apiUrl = "http://127.0.0.1:8000/",
+      /apiUrl: the server API prefix/,
+    ],
     ["ttl", (r) => r.tokenTtlSeconds = 5, /tokenTtlSeconds: a whole number of seconds, 60/],
     ["port", (r) => r.listen.port = 70000, /listen\.port: a whole number/],
     ["no engines", (r) => r.engines = [], /engines: a non-empty array/],

@@ -4,7 +4,7 @@
  * Who may open what comes from the config: an engine without `groups` is open to every signed-in
  * user, one with `groups` to members of any of them. Online means smx is connected to Centrifugo
  * for that engine: its client (user `engineUser(engine)`) is present in `smx_ctl:<engine>`, asked
- * of Centrifugo's server API (`POST /api/presence`). Answers are cached CACHE_MS per engine (one
+ * of Centrifugo's server API (`POST {apiUrl}/presence`). Answers are cached CACHE_MS per engine (one
  * question in flight per engine however many pages ask), and an engine is offline when Centrifugo
  * cannot be asked (unreachable, slow, refusing the key, presence off for the namespace).
  */
@@ -39,7 +39,7 @@ export class Presence {
 
   async #ask(engine: string): Promise<boolean> {
     try {
-      const res = await fetch(`${this.cf.apiUrl}/api/presence`, {
+      const res = await fetch(`${this.cf.apiUrl}/presence`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-api-key": this.cf.apiKey },
         body: JSON.stringify({ channel: channelOf("ctl", engine) }),

@@ -5,19 +5,20 @@
  * the source address, by node:http.
  *
  * The first test points the site at a Centrifugo address nobody listens on (every engine
- * offline); the second runs the pinned Centrifugo (scripts/wan_servers.sh; the test fails, saying
- * so, when it is not built) for presence and to show Centrifugo itself takes the site's tokens,
- * each only for its own channel; the third runs the pinned livekit-server and asks it what
- * permissions it gave the viewer who joined with the site's token.
+ * offline); the second runs the pinned Centrifugo with the project's config
+ * (tests/support/centrifugo.ts, built when missing) for presence and to show Centrifugo itself
+ * takes the site's tokens, each only for its own channel; the third runs the pinned livekit-server
+ * (tests/support/livekit.ts) and asks it what permissions it gave the viewer who joined with the
+ * site's token.
  */
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
 import { request as httpRequest } from "node:http";
-import { join } from "node:path";
 import { RoomServiceClient, TokenVerifier } from "livekit-server-sdk";
 import { channelOf, engineUser, type JoinTokens, REACH_META, roomOf } from "../protocol/wan.ts";
 import { signHs256, verifyHs256 } from "../server/wan/jwt.ts";
-import { type Proc, ROOT, startMainTs } from "../tests/support/processes.ts";
+import { startCentrifugo } from "../tests/support/centrifugo.ts";
+import { startLiveKit } from "../tests/support/livekit.ts";
+import { type Proc, startMainTs } from "../tests/support/processes.ts";
 import { type SsoProxy, startSsoProxy } from "../tests/support/sso_proxy.ts";
 
 const SECRETS = {
@@ -32,17 +33,6 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-function freeUdpPort(): Promise<number> {
-  const sock = createSocket("udp4");
-  return new Promise((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(0, "127.0.0.1", () => {
-      const { port } = sock.address();
-      sock.close(() => resolve(port));
-    });
-  });
 }
 
 interface Raw {
@@ -100,7 +90,7 @@ interface Stack {
 async function startStack(
   centrifugo: { url: string; apiUrl: string },
   routes?: { prefix: string; upstream: string }[],
-  livekitUrl = "ws://127.0.0.1:7880",
+  livekit: { url: string; env?: Record<string, string> } = { url: "ws://127.0.0.1:7880" },
 ): Promise<Stack> {
   const sitePort = freePort();
   const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}`, routes });
@@ -114,7 +104,7 @@ async function startStack(
       publicOrigin: proxy.url,
       trustedProxies: ["127.0.0.1"],
       auth: { preset: "authentik", login: "/login?rd=/" },
-      livekit: { url: livekitUrl, apiKey: LIVEKIT_KEY },
+      livekit: { url: livekit.url, apiKey: LIVEKIT_KEY },
       centrifugo,
       tokenTtlSeconds: 600,
       engines: [
@@ -126,7 +116,7 @@ async function startStack(
   let site: Proc;
   try {
     site = await startMainTs(["site", "--config", configPath, "--port", String(sitePort)], {
-      env: SECRETS,
+      env: { ...SECRETS, ...livekit.env },
       timeoutMs: 60000,
     });
   } catch (e) {
@@ -149,7 +139,7 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
   const deadPort = freePort(); // Centrifugo's API: nobody listens here
   const stack = await startStack({
     url: "ws://127.0.0.1:8000/connection/websocket",
-    apiUrl: `http://127.0.0.1:${deadPort}`,
+    apiUrl: `http://127.0.0.1:${deadPort}/api`,
   });
   const { proxy, site, sitePort } = stack;
   /** Every answer the tests saw: none may carry CORS headers or a secret. */
@@ -533,98 +523,6 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
 
 // ---------------------------------------------------------------- with the real Centrifugo
 
-interface CentrifugoProc {
-  wsUrl: string;
-  apiUrl: string;
-  stop(): Promise<void>;
-}
-
-/** A pinned server binary from scripts/wan_servers.sh (NAME=path); an error when not built. */
-async function serverBinary(name: "CENTRIFUGO" | "LIVEKIT_SERVER"): Promise<string> {
-  const printed = new TextDecoder().decode(
-    (await new Deno.Command("bash", {
-      args: [join(ROOT, "scripts", "wan_servers.sh"), "--print"],
-    }).output()).stdout,
-  );
-  const bin = new RegExp(`^${name}=(.+)$`, "m").exec(printed)?.[1] ?? "";
-  try {
-    Deno.statSync(bin);
-  } catch {
-    throw new Error(`${name} is not built (${bin}): run bash scripts/wan_servers.sh`);
-  }
-  return bin;
-}
-
-/** The pinned Centrifugo (scripts/wan_servers.sh) with the WAN reach's three namespaces. */
-async function startCentrifugoOn(port: number, allowedOrigin: string): Promise<CentrifugoProc> {
-  const bin = await serverBinary("CENTRIFUGO");
-  const dir = await Deno.makeTempDir({ prefix: "smx-site-cf-" });
-  await Deno.writeTextFile(
-    `${dir}/config.json`,
-    JSON.stringify({
-      http_server: { address: "127.0.0.1", port },
-      log: { level: "warn" },
-      client: {
-        token: { hmac_secret_key: SECRETS.SMX_SITE_CENTRIFUGO_SECRET },
-        allowed_origins: [allowedOrigin],
-      },
-      http_api: { key: SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
-      channel: {
-        namespaces: [
-          {
-            name: "smx_state",
-            history_size: 1,
-            history_ttl: "300s",
-            force_recovery: true,
-            force_recovery_mode: "cache",
-          },
-          { name: "smx_params" },
-          { name: "smx_ctl", presence: true, allow_publish_for_subscriber: true },
-        ],
-      },
-    }),
-  );
-  const child = new Deno.Command(bin, {
-    args: ["-c", `${dir}/config.json`],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let output = "";
-  const drain = async (s: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of s) output = (output + dec.decode(chunk)).slice(-20000);
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const apiUrl = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await drained;
-    await Deno.remove(dir, { recursive: true });
-  };
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const res = await fetch(`${apiUrl}/api/info`, {
-        method: "POST",
-        headers: { "x-api-key": SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
-        body: "{}",
-      });
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`Centrifugo did not start:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { wsUrl: `ws://127.0.0.1:${port}/connection/websocket`, apiUrl, stop };
-}
-
 /** How a subscription attempt ended (it must end, not time out). */
 function refused(
   client: {
@@ -664,13 +562,20 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
   const cfPort = freePort();
   const stack = await startStack({
     url: `ws://127.0.0.1:${cfPort}/connection/websocket`,
-    apiUrl: `http://127.0.0.1:${cfPort}`,
+    apiUrl: `http://127.0.0.1:${cfPort}/api`,
   }, [{ prefix: "/connection/", upstream: `http://127.0.0.1:${cfPort}` }]);
   const { proxy } = stack;
-  let cf: CentrifugoProc | undefined;
+  let cf: Awaited<ReturnType<typeof startCentrifugo>> | undefined;
   const clients: InstanceType<typeof Centrifuge>[] = [];
   try {
-    cf = await startCentrifugoOn(cfPort, proxy.url);
+    // The project's Centrifugo config (server/wan/relay/centrifugo_config.ts), the site's secrets.
+    cf = await startCentrifugo({
+      port: cfPort,
+      origin: proxy.url,
+      tokenSecret: SECRETS.SMX_SITE_CENTRIFUGO_SECRET,
+      apiKey: SECRETS.SMX_SITE_CENTRIFUGO_API_KEY,
+      logLevel: "warn",
+    });
     const alice = await proxy.signIn("alice", ["staff"]);
     const api = async (path: string, body?: unknown) => {
       const res = await fetch(`${proxy.url}${path}`, {
@@ -696,7 +601,7 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
     // smx's side, as its relay connects: user engine:studio, present in smx_ctl:studio.
     const secret = SECRETS.SMX_SITE_CENTRIFUGO_SECRET;
     const exp = Math.floor(Date.now() / 1000) + 600;
-    const engine = new Centrifuge(cf.wsUrl, {
+    const engine = new Centrifuge(cf.url, {
       token: await signHs256({ sub: engineUser("studio"), exp }, secret),
       websocket: WebSocket,
     });
@@ -809,7 +714,7 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
       );
       state.subscribe();
       await state.ready(5000);
-      const res = await fetch(`${cf!.apiUrl}/api/publish`, {
+      const res = await fetch(`${cf!.apiUrl}/publish`, {
         method: "POST",
         headers: { "x-api-key": SECRETS.SMX_SITE_CENTRIFUGO_API_KEY },
         body: JSON.stringify({ channel: channelOf("state", "studio"), data: { n: 1 } }),
@@ -850,73 +755,22 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
 
 // ---------------------------------------------------------------- with the real LiveKit
 
-/** The pinned livekit-server on loopback, on free ports, with the test's key. */
-async function startLivekit(): Promise<{ url: string; httpUrl: string; stop(): Promise<void> }> {
-  const bin = await serverBinary("LIVEKIT_SERVER");
-  const port = freePort();
-  const tcp = freePort();
-  const udp = await freeUdpPort();
-  const config = [
-    `port: ${port}`,
-    "bind_addresses: [127.0.0.1]",
-    "rtc:",
-    `  tcp_port: ${tcp}`,
-    `  udp_port: ${udp}`,
-    "  node_ip: 127.0.0.1",
-    "  use_external_ip: false",
-    "keys:",
-    `  ${LIVEKIT_KEY}: ${SECRETS.SMX_SITE_LIVEKIT_SECRET}`,
-    "logging:",
-    "  level: warn",
-  ].join("\n");
-  const child = new Deno.Command(bin, {
-    args: ["--config-body", config],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let output = "";
-  const drain = async (s: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of s) output = (output + dec.decode(chunk)).slice(-20000);
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const httpUrl = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await drained;
-  };
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const res = await fetch(httpUrl);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`livekit-server did not start:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url: `ws://127.0.0.1:${port}`, httpUrl, stop };
-}
-
 Deno.test("smx site with LiveKit: the server takes the viewer token as subscribe-only and hidden", async () => {
-  const lk = await startLivekit();
+  const lk = await startLiveKit({ logLevel: "warn" });
   let stack: Stack | undefined;
   let signal: WebSocket | undefined;
   try {
     stack = await startStack(
       {
         url: "ws://127.0.0.1:8000/connection/websocket",
-        apiUrl: `http://127.0.0.1:${freePort()}`,
+        apiUrl: `http://127.0.0.1:${freePort()}/api`,
       },
       undefined,
-      lk.url,
+      // The server's key pair (tests/support/livekit.ts makes one), given as the README says.
+      {
+        url: lk.url,
+        env: { SMX_SITE_LIVEKIT_KEY: lk.apiKey, SMX_SITE_LIVEKIT_SECRET: lk.apiSecret },
+      },
     );
     const { proxy } = stack;
     const cookie = await proxy.signIn("alice", ["staff"]);
@@ -941,7 +795,7 @@ Deno.test("smx site with LiveKit: the server takes the viewer token as subscribe
       signal!.onmessage = () => resolve();
       signal!.onerror = () => reject(new Error("LiveKit refused the viewer's signal connection"));
     });
-    const svc = new RoomServiceClient(lk.httpUrl, LIVEKIT_KEY, SECRETS.SMX_SITE_LIVEKIT_SECRET);
+    const svc = new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
     const people = await svc.listParticipants(roomOf("studio"));
     assert.equal(people.length, 1);
     const p = people[0];
