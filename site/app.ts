@@ -30,6 +30,7 @@ import {
 import { identityOf, type User } from "./auth.ts";
 import type { SiteConfig } from "./config.ts";
 import type { EngineDirectory } from "./engines.ts";
+import { rateLimited } from "../server/log.ts";
 import { checkRequest } from "./guard.ts";
 import { securedSite, sitePolicy } from "./headers.ts";
 import type { SitePages } from "./page.ts";
@@ -64,19 +65,49 @@ const MAX_BODY = 4096;
 
 type ApiError = { error: string; message: string };
 
-function apiError(c: Context<SiteEnv>, status: 400 | 403 | 404 | 405 | 415, e: ApiError) {
+function apiError(
+  c: Context<SiteEnv>,
+  status: 400 | 403 | 404 | 405 | 413 | 415,
+  e: ApiError,
+) {
   return c.json(e, status);
 }
 
-/** The JSON body of a token request, or the 400/415 answer. */
+/** The request body as text, or null past `max` bytes (read no further than that). */
+async function cappedText(req: Request, max: number): Promise<string | null> {
+  if (Number(req.headers.get("content-length") ?? 0) > max) return null;
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    parts.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** The JSON body of a token request, or the 400/413/415 answer. */
 async function readBody(c: Context<SiteEnv>): Promise<Record<string, unknown> | Response> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\b/i.test(type)) {
     return apiError(c, 415, { error: "bad_request", message: "send application/json" });
   }
-  const text = await c.req.text();
-  if (text.length > MAX_BODY) {
-    return apiError(c, 400, { error: "bad_request", message: "body too large" });
+  const text = await cappedText(c.req.raw, MAX_BODY);
+  if (text === null) {
+    return apiError(c, 413, { error: "bad_request", message: `body over ${MAX_BODY} bytes` });
   }
   try {
     const v = JSON.parse(text);
@@ -213,11 +244,19 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
 export function createSite(deps: SiteDeps): SiteApp {
   const routes = siteRoutes(deps);
   const policy = sitePolicy(deps.config);
+  const refusals = rateLimited(deps.log ?? (() => {}), {
+    summary: (key, n, s) => `${n} more refused (${key}) in the last ${s} s`,
+  });
   return {
     async fetch(req, env) {
       const path = new URL(req.url).pathname;
       const v = checkRequest(req, env.peer.address, deps.config);
       if (!v.ok) {
+        // Rate-limited: a wrong Host usually means a proxy that rewrites it (see README).
+        refusals(
+          String(v.status),
+          `refused ${req.method} ${path} from ${env.peer.address}: ${v.reason}`,
+        );
         return securedSite(new Response(`${v.reason}\n`, { status: v.status }), path, policy);
       }
       let res: Response;

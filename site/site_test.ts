@@ -346,6 +346,8 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
       });
       assert.deepEqual(notJson.res.status, 400);
       assert.deepEqual((await post("/api/wan/token", { engine: 7 }, alice)).res.status, 400);
+      const big = await post("/api/wan/token", { engine: "studio", pad: "x".repeat(5000) }, alice);
+      assert.deepEqual(big.res.status, 413);
       assert.deepEqual((await get("/api/wan/token", { cookie: alice })).res.status, 405);
       assert.deepEqual((await get("/api/wan/nothing", { cookie: alice })).res.status, 404);
     });
