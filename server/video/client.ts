@@ -124,6 +124,8 @@ export class VideoClient {
     private readonly socket: WebSocket,
     private readonly sessions: EncodeSessionManager,
     private readonly log: (msg: string) => void = () => {},
+    /** `adapt: false` pins every stream at its demand (see RateController). */
+    private readonly opts: { adapt: boolean } = { adapt: true },
   ) {
     socket.binaryType = "arraybuffer";
     socket.onmessage = (ev) => {
@@ -277,7 +279,7 @@ export class VideoClient {
     // with.
     const ctl = existing && existing.source === msg.source && existing.codec === codec
       ? existing.ctl
-      : new RateController(ladder, kbpsEstimate(codec));
+      : new RateController(ladder, kbpsEstimate(codec), !this.opts.adapt);
     ctl.setLadder(ladder);
     this.#attach(stream, { source: msg.source, codec, want, asked: renditionFor(want, src) }, ctl);
   }

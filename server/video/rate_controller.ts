@@ -31,9 +31,14 @@ export class RateController {
   #lastDownMs = -Infinity;
   #lastUpMs = -Infinity;
 
+  /**
+   * `pinned`: the viewer stays at the top of its ladder whatever happens (SMX_ADAPT=off); its
+   * delay is still bounded, by skipping to keyframes, but never by a smaller rendition.
+   */
   constructor(
     private ladder: Rendition[],
     private kbpsOf: (r: Rendition) => number,
+    private readonly pinned = false,
   ) {}
 
   get rendition(): Rendition {
@@ -60,6 +65,7 @@ export class RateController {
    * Returns true when the viewer moved down a step (or more).
    */
   trouble(kind: Trouble, nowMs: number, deliveryKbps = 0): boolean {
+    if (this.pinned) return false;
     if (nowMs - this.#lastUpMs < PROBE_FAIL_MS) {
       this.#hold = Math.min(PROBE_HOLD_MAX_MS, this.#hold * 2);
     }

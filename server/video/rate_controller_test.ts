@@ -51,3 +51,13 @@ Deno.test("the bottom of the ladder is a floor", () => {
   assert.equal(c.level, ladder().length - 1);
   assert.deepEqual(c.rendition, { width: 320, height: 180, fps: 15 });
 });
+
+Deno.test("a pinned viewer (SMX_ADAPT=off) stays at the top of its ladder", () => {
+  const c = new RateController(ladder(), kbps, true);
+  for (const kind of ["link", "decoder", "encoder"] as const) {
+    assert.equal(c.trouble(kind, 1000, 100), false);
+  }
+  assert.equal(c.level, 0);
+  assert.equal(c.limit, null);
+  assert.deepEqual(c.rendition, ladder()[0]);
+});

@@ -70,7 +70,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const stack = await startStack("browser");
+    const stack = await startStack("browser", { adapt: false });
     let page: Page | undefined;
     try {
       page = await openUi(stack);

@@ -23,12 +23,21 @@ export interface Stack {
 
 export const hubUrl = (e: DemoProc) => `ws://127.0.0.1:${e.port}/ws/hub?token=${e.token}`;
 
-export async function startStack(name: string): Promise<Stack> {
+/**
+ * `adapt: false` runs smx with SMX_ADAPT=off: viewers stay at what they asked for, so a test of
+ * sharing or of recovery does not depend on how loaded the machine is (adaptation has its own
+ * tests).
+ */
+export async function startStack(name: string, opts: { adapt?: boolean } = {}): Promise<Stack> {
   const dir = tempEngineDir();
   const engineName = `${name}-${Deno.pid}`;
   let engine = await startDemoEngine({ name: engineName, portDir: dir, outputs: true });
   const smx = await startMainTs(["start", "--port", "0", "--no-demo", "--log-level", "debug"], {
-    env: { SMX_ENGINE_DIR: dir, SMX_ENCODERS: "libx264" },
+    env: {
+      SMX_ENGINE_DIR: dir,
+      SMX_ENCODERS: "libx264",
+      ...(opts.adapt === false ? { SMX_ADAPT: "off" } : {}),
+    },
   });
   const browser = await launchChromium();
   let hub = new ParamClient(hubUrl(engine));
