@@ -40,6 +40,10 @@ flags (each also from an environment variable):
   --max-encoders N     concurrent encode sessions (SMX_MAX_ENCODERS, default 8)
   --max-connections N  clients served at once; more are told to retry later
                        (SMX_MAX_CONNECTIONS, default: the open-files limit - 128)
+  --wan FILE           also publish to the WAN reach (LiveKit + Centrifugo) as configured in
+                       FILE (SMX_WAN; see docs/wan.md); smx only dials out
+  --no-adapt           never move a viewer to a smaller or slower rendition than it asked
+                       for (SMX_ADAPT=off); its delay stays bounded by skipping frames
   --log-level L        debug | info | warn | error (SMX_LOG_LEVEL, default info)
   --dev                rebuild the UI when ui/ changes
   -h, --help           this text
@@ -85,6 +89,8 @@ async function main(argv: string[]): Promise<void> {
         "max-encoders": { type: "string", default: env("SMX_MAX_ENCODERS") },
         "max-connections": { type: "string", default: env("SMX_MAX_CONNECTIONS") },
         "log-level": { type: "string", default: env("SMX_LOG_LEVEL") ?? "info" },
+        wan: { type: "string", default: env("SMX_WAN") },
+        "no-adapt": { type: "boolean", default: env("SMX_ADAPT") === "off" },
         dev: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
@@ -158,6 +164,15 @@ async function main(argv: string[]): Promise<void> {
       Deno.exit(1);
     },
   });
+  let wan;
+  if (f.wan) {
+    const { loadWanConfig } = await import("./server/wan/config.ts");
+    try {
+      wan = await loadWanConfig(f.wan);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
   const { start } = await import("./server/start.ts");
   const options = {
     port,
@@ -170,8 +185,10 @@ async function main(argv: string[]): Promise<void> {
     maxEncoders,
     maxConnections,
     dev: f.dev!,
+    adapt: !f["no-adapt"],
     log,
     lan: lan ? { addresses: lanAddressList } : undefined,
+    wan,
   };
   let running;
   try {

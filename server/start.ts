@@ -30,6 +30,8 @@ import { LanReach } from "./lan/lan.ts";
 import { PairingChannels } from "./engine/pairing_channels.ts";
 import { checkAddresses, defaultRouteInterface, lanAddresses } from "./lan/addresses.ts";
 import { lanUrlsText, pairingText } from "./lan/banner.ts";
+import type { WanConfig } from "./wan/config.ts";
+import type { WanReach } from "./wan/wan_reach.ts";
 
 /** How long stop() waits for open connections to finish before it goes on without them. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -48,12 +50,20 @@ export interface StartOptions {
   /** Clients served at once: requests in flight + WebSockets (default: from the open-files limit). */
   maxConnections?: number;
   dev: boolean;
+  /**
+   * false: viewers are never moved to a smaller or slower rendition than they asked for (their
+   * delay stays bounded by skipping to keyframes). For measuring a fixed rendition, and for tests
+   * of sharing that must not depend on how loaded the machine is.
+   */
+  adapt?: boolean;
   log: Logger;
   /**
    * Serve the LAN too (--lan): on `addresses` (--lan-address) or, when none are given, on every
    * usable LAN address of this machine. Absent: loopback only.
    */
   lan?: { addresses?: string[] };
+  /** Publish to the WAN reach (--wan): LiveKit for video, Centrifugo for parameters and demand. */
+  wan?: WanConfig;
 }
 
 export interface Running {
@@ -204,6 +214,7 @@ export async function start(o: StartOptions): Promise<Running> {
     };
   };
 
+  let wan: WanReach | undefined; // set once listening (stats may be asked before)
   const app = createApp({
     assets,
     hello,
@@ -213,11 +224,14 @@ export async function start(o: StartOptions): Promise<Running> {
       videoClients: [...videoClients].map((c) => c.stats()),
       connections: server?.connections(), // undefined until listen() has returned
       ...(lan ? { lanClients: lan.lanClients() } : {}),
+      ...(wan ? { wan: wan.stats() } : {}),
     }),
     upgrade: denoUpgrade,
     lan,
     onVideoSocket: (socket) => {
-      const client = new VideoClient(socket, sessions, (m) => log.debug(m));
+      const client = new VideoClient(socket, sessions, (m) => log.debug(m), {
+        adapt: o.adapt !== false,
+      });
       videoClients.add(client);
       socket.addEventListener("close", () => videoClients.delete(client));
     },
@@ -259,6 +273,19 @@ export async function start(o: StartOptions): Promise<Running> {
   const offRotate = lan?.onRotate(publishPairing) ?? (() => {});
   publishPairing();
 
+  // The WAN reach dials out once the rest is up; its module (werift, livekit-server-sdk,
+  // centrifuge) loads only when it is configured.
+  if (o.wan) {
+    const { WanReach } = await import("./wan/wan_reach.ts");
+    wan = new WanReach({
+      config: o.wan,
+      sessions,
+      mirror,
+      catalog,
+      log: (level, m) => log[level](m),
+    }).start();
+  }
+
   const host = o.bind === "0.0.0.0" || o.bind === "127.0.0.1" ? "localhost" : o.bind;
   const url = `http://${host}:${server.port}/`;
   await mirror.whenConnected(3000).catch(() => {});
@@ -279,6 +306,12 @@ export async function start(o: StartOptions): Promise<Running> {
     `encoder: ${encoder.name || "none"}${encoder.skipped ? ` (skipped: ${encoder.skipped})` : ""}`,
   );
   console.log(`smx listening on http://${o.bind}:${server.port}/ — open ${url}`);
+  if (wan) {
+    console.log(
+      `WAN: publishing as engine "${o.wan!.engine}" to ${o.wan!.livekit.url}, ` +
+        `parameters through ${o.wan!.centrifugo.url}`,
+    );
+  }
   if (lan) {
     const s = lan.status();
     console.log(
@@ -296,6 +329,7 @@ export async function start(o: StartOptions): Promise<Running> {
       if (stopped) return;
       stopped = true;
       for (const c of videoClients) c.close();
+      await wan?.stop(); // before the sessions: its DELETEs end the remote viewers' tracks
       // Graceful, but bounded: a connection whose peer vanished mid-request (seen with a LAN
       // page's socket through the front) must not keep a stopping smx alive.
       const graceful = server.shutdown().catch(() => {});
