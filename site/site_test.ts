@@ -18,8 +18,7 @@ import { channelOf, engineUser, type JoinTokens, REACH_META, roomOf } from "../p
 import { signHs256, verifyHs256 } from "../server/wan/jwt.ts";
 import { startCentrifugo } from "../tests/support/centrifugo.ts";
 import { startLiveKit } from "../tests/support/livekit.ts";
-import { type Proc, startMainTs } from "../tests/support/processes.ts";
-import { type SsoProxy, startSsoProxy } from "../tests/support/sso_proxy.ts";
+import { type SiteStack, startSiteStack } from "../tests/support/site.ts";
 
 const SECRETS = {
   SMX_SITE_LIVEKIT_SECRET: "lk-secret-3f9a1c7e5d2b4a6c8e0f1a3b5c7d9e1f",
@@ -79,60 +78,31 @@ function jwtPayload(token: string): Record<string, unknown> {
   return JSON.parse(atob(b));
 }
 
-interface Stack {
-  proxy: SsoProxy;
-  site: Proc;
-  sitePort: number;
-  stop(): Promise<void>;
-}
+const ENGINES = [
+  { id: "studio", label: "Studio A" },
+  { id: "lab", label: "Lab", groups: ["lab"] },
+];
 
-/** The SSO stand-in on a free port in front of `smx site` (a child process) on another. */
-async function startStack(
+/** The site behind the SSO stand-in, with the test's secrets (given in its environment). */
+function startStack(
   centrifugo: { url: string; apiUrl: string },
   routes?: { prefix: string; upstream: string }[],
-  livekit: { url: string; env?: Record<string, string> } = { url: "ws://127.0.0.1:7880" },
-): Promise<Stack> {
-  const sitePort = freePort();
-  const proxy = await startSsoProxy({ upstream: `http://127.0.0.1:${sitePort}`, routes });
-  const dir = await Deno.makeTempDir({ prefix: "smx-site-" });
-  const configPath = `${dir}/site.json`;
-  // The secrets come from the environment (SECRETS), as the README recommends.
-  await Deno.writeTextFile(
-    configPath,
-    JSON.stringify({
-      listen: { hostname: "127.0.0.1", port: 1 },
-      publicOrigin: proxy.url,
-      trustedProxies: ["127.0.0.1"],
-      auth: { preset: "authentik", login: "/login?rd=/" },
-      livekit: { url: livekit.url, apiKey: LIVEKIT_KEY },
-      centrifugo,
-      tokenTtlSeconds: 600,
-      engines: [
-        { id: "studio", label: "Studio A" },
-        { id: "lab", label: "Lab", groups: ["lab"] },
-      ],
-    }),
-  );
-  let site: Proc;
-  try {
-    site = await startMainTs(["site", "--config", configPath, "--port", String(sitePort)], {
-      env: { ...SECRETS, ...livekit.env },
-      timeoutMs: 60000,
-    });
-  } catch (e) {
-    await proxy.close();
-    throw e;
-  }
-  return {
-    proxy,
-    site,
-    sitePort,
-    stop: async () => {
-      await site.kill();
-      await proxy.close();
-      await Deno.remove(dir, { recursive: true });
+  livekit: { url: string; apiKey: string; apiSecret: string } = {
+    url: "ws://127.0.0.1:7880",
+    apiKey: LIVEKIT_KEY,
+    apiSecret: SECRETS.SMX_SITE_LIVEKIT_SECRET,
+  },
+): Promise<SiteStack> {
+  return startSiteStack({
+    livekit,
+    centrifugo: {
+      ...centrifugo,
+      apiKey: SECRETS.SMX_SITE_CENTRIFUGO_API_KEY,
+      tokenSecret: SECRETS.SMX_SITE_CENTRIFUGO_SECRET,
     },
-  };
+    engines: ENGINES,
+    routes,
+  });
 }
 
 Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", async (t) => {
@@ -759,7 +729,7 @@ Deno.test("smx site with Centrifugo: presence says online; Centrifugo takes the 
 
 Deno.test("smx site with LiveKit: the server takes the viewer token as subscribe-only and hidden", async () => {
   const lk = await startLiveKit({ logLevel: "warn" });
-  let stack: Stack | undefined;
+  let stack: SiteStack | undefined;
   let signal: WebSocket | undefined;
   try {
     stack = await startStack(
@@ -768,11 +738,8 @@ Deno.test("smx site with LiveKit: the server takes the viewer token as subscribe
         apiUrl: `http://127.0.0.1:${freePort()}/api`,
       },
       undefined,
-      // The server's key pair (tests/support/livekit.ts makes one), given as the README says.
-      {
-        url: lk.url,
-        env: { SMX_SITE_LIVEKIT_KEY: lk.apiKey, SMX_SITE_LIVEKIT_SECRET: lk.apiSecret },
-      },
+      // The server's key pair (tests/support/livekit.ts makes one).
+      { url: lk.url, apiKey: lk.apiKey, apiSecret: lk.apiSecret },
     );
     const { proxy } = stack;
     const cookie = await proxy.signIn("alice", ["staff"]);

@@ -19,8 +19,8 @@
  * - `routes`: path prefixes sent to another upstream (e.g. Centrifugo's `/connection/`), under the
  *   same session rule.
  *
- * Listens on 127.0.0.1 with a free port; connects to the upstream from 127.0.0.1 (the address the
- * site is told to trust).
+ * Listens on 127.0.0.1 with a free port (or `port`); connects to the upstream from 127.0.0.1 (the
+ * address the site is told to trust). tests/support/site.ts puts it in front of `smx site`.
  */
 import { request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
@@ -35,6 +35,8 @@ export interface SsoProxyOptions {
   routes?: { prefix: string; upstream: string }[];
   /** Cookie name (default "sso_session"). */
   cookie?: string;
+  /** Listen port (default: any free one). */
+  port?: number;
 }
 
 export interface SsoUser {
@@ -285,7 +287,10 @@ export async function startSsoProxy(opts: SsoProxyOptions): Promise<SsoProxy> {
   };
 
   const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: resolve }, handler);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: opts.port ?? 0, onListen: resolve },
+    handler,
+  );
   const addr = await promise;
   const url = `http://127.0.0.1:${addr.port}`;
   return {
