@@ -9,7 +9,7 @@
  * with its output.
  */
 import { join } from "node:path";
-import { Centrifuge, type Subscription } from "centrifuge";
+import { Centrifuge, type FilterNode, type Subscription } from "centrifuge";
 import { ROOT } from "./processes.ts";
 import { signHs256 } from "../../server/wan/jwt.ts";
 import {
@@ -273,6 +273,11 @@ export interface TestPageOptions {
   tokenChannel?: (channel: string) => string;
   /** Subscribe to these kinds without any subscription token. */
   noToken?: ChannelKind[];
+  /**
+   * Subscribe with the tags filters centrifugo_config.ts describes: smx_params answers for this
+   * user only, and none of the other pages' smx_ctl publications.
+   */
+  filtered?: boolean;
   /** Subscribe to these kinds only (default all three). */
   kinds?: ChannelKind[];
   tokenTtlS?: number;
@@ -292,6 +297,8 @@ export interface TestPage {
   disconnects: { code: number; reason: string }[];
   /** When each smx_params message arrived (performance.now), same indexes as `params`. */
   paramsAt: number[];
+  /** Publications seen on smx_ctl (other pages' and its own). */
+  ctl: unknown[];
   /** Publishes on smx_ctl (resolves when Centrifugo accepted it). */
   publish(data: unknown): Promise<void>;
   /** Waits until `pred` holds for a message (returns it), or throws after timeoutMs. */
@@ -321,21 +328,30 @@ export async function connectPage(o: TestPageOptions): Promise<TestPage> {
   const states: StateMsg[] = [];
   const params: ParamsChannelMsg[] = [];
   const paramsAt: number[] = [];
+  const ctl: unknown[] = [];
   const refusals: TestPage["refusals"] = [];
   const subs: TestPage["subs"] = {};
   const settled: Promise<void>[] = [];
   for (const kind of o.kinds ?? (["state", "params", "ctl"] as ChannelKind[])) {
     const channel = channelOf(kind, o.engine);
-    const sub = client.newSubscription(
-      channel,
-      o.noToken?.includes(kind) ? {} : {
+    const tagsFilter: FilterNode | undefined = !o.filtered ? undefined : kind === "params"
+      ? {
+        op: "or",
+        nodes: [{ key: "user", cmp: "nex" }, { key: "user", cmp: "eq", val: o.user }],
+      }
+      : kind === "ctl"
+      ? { key: "smx", cmp: "ex" } // client publications carry no tags: matches none
+      : undefined;
+    const sub = client.newSubscription(channel, {
+      ...(o.noToken?.includes(kind) ? {} : {
         getToken: () =>
           signHs256(
             { sub: o.user, channel: o.tokenChannel?.(channel) ?? channel, exp: exp() },
             o.tokenSecret,
           ),
-      },
-    );
+      }),
+      ...(tagsFilter ? { tagsFilter } : {}),
+    });
     subs[kind] = sub;
     settled.push(
       new Promise<void>((resolve) => {
@@ -355,7 +371,7 @@ export async function connectPage(o: TestPageOptions): Promise<TestPage> {
       else if (kind === "params") {
         params.push(ctx.data as ParamsChannelMsg);
         paramsAt.push(performance.now());
-      }
+      } else ctl.push(ctx.data);
     });
     sub.subscribe();
   }
@@ -399,6 +415,7 @@ export async function connectPage(o: TestPageOptions): Promise<TestPage> {
     states,
     params,
     paramsAt,
+    ctl,
     refusals,
     disconnects,
     publish: async (data) => {

@@ -61,9 +61,17 @@ export class RawJson {
 
 const json = (v: unknown): string => v instanceof RawJson ? v.text : JSON.stringify(v);
 
-/** `{"publish":{"channel":…,"data":…}}`: one command of a batch. */
-export function publishCommand(channel: string, data: unknown): string {
-  return `{"publish":{"channel":${JSON.stringify(channel)},"data":${json(data)}}}`;
+/**
+ * `{"publish":{"channel":…,"data":…,"tags":…}}`: one command of a batch. Tags are what a
+ * subscriber's tags filter sees (namespaces with allow_tags_filter).
+ */
+export function publishCommand(
+  channel: string,
+  data: unknown,
+  tags?: Record<string, string>,
+): string {
+  const t = tags ? `,"tags":${JSON.stringify(tags)}` : "";
+  return `{"publish":{"channel":${JSON.stringify(channel)},"data":${json(data)}${t}}}`;
 }
 
 /** `{"disconnect":{…}}`: one command of a batch (see CentrifugoApi.disconnect for codes). */

@@ -10,10 +10,16 @@
  *    (force_recovery + force_recovery_mode "cache" + auto_cache_recover: without the last one a
  *    first subscribe carries no recover flag and gets nothing — the page would have to pass an
  *    empty `since`). history_ttl must outlast smx's state refresh (60 s by default).
- *  - smx_params: live only, no history (a page that missed a delta has the state).
+ *  - smx_params: live only, no history (a page that missed a delta has the state). smx tags an
+ *    ack/error with `to` (= the data's `to`); with allow_tags_filter a page can subscribe with
+ *    {op:"or", nodes:[{key:"to",cmp:"nex"},{key:"to",cmp:"eq",val:<its client id>}]} and not
+ *    receive every other page's answers.
  *  - smx_ctl: subscribers may publish (allow_publish_for_subscriber; OSS has no per-channel
  *    publish caps, so the subscription token is the publish grant) and presence is on (smx's
- *    own subscription there is how the site knows an engine is online).
+ *    own subscription there is how the site knows an engine is online). Every subscriber gets
+ *    every page's publications (pointer moves at 120 Hz, demand…); allow_tags_filter lets a page
+ *    subscribe with a filter no publication matches ({key:"smx",cmp:"ex"}: client publications
+ *    carry no tags) so N pages do not cost N² messages.
  * channel_regex holds the part after the namespace to ENGINE_ID_RE.
  *
  * Several nodes: `redis` switches the engine (broker + presence) to Redis; every node gets the
@@ -74,11 +80,16 @@ export function centrifugoConfig(o: CentrifugoConfigOptions): Record<string, unk
           auto_cache_recover: true,
           channel_regex: ENGINE_CHANNEL_REGEX,
         },
-        { name: NAMESPACES.params, channel_regex: ENGINE_CHANNEL_REGEX },
+        {
+          name: NAMESPACES.params,
+          allow_tags_filter: true,
+          channel_regex: ENGINE_CHANNEL_REGEX,
+        },
         {
           name: NAMESPACES.ctl,
           presence: true,
           allow_publish_for_subscriber: true,
+          allow_tags_filter: true,
           channel_regex: ENGINE_CHANNEL_REGEX,
         },
       ],

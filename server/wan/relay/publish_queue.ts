@@ -98,9 +98,13 @@ export class PublishQueue {
     this.#kick();
   }
 
-  /** Publish one smx_params message (JSON text), after everything queued before it. */
-  params(text: string): void {
-    this.command(publishCommand(this.#o.paramsChannel, new RawJson(text)));
+  /**
+   * Publish one smx_params message (JSON text), after everything queued before it. `tags`: for
+   * an answer, `to` (client id) and `user`, so a page's tags filter can leave out the answers
+   * meant for other users' pages.
+   */
+  params(text: string, tags?: { to: string; user: string }): void {
+    this.command(publishCommand(this.#o.paramsChannel, new RawJson(text), tags));
   }
 
   /**

@@ -68,6 +68,12 @@ export interface WanRelayOptions {
   apiTimeoutMs?: number;
   /** Republish the state at least this often (default 60 s; keep history_ttl above it). */
   stateRefreshMs?: number;
+  /**
+   * While parameters change, republish the state at most this often (default STATE_COALESCE_MS,
+   * the contract's). Every page receives every state: an engine whose meters never rest costs
+   * each page state-size × 1000 / this, per second (see README).
+   */
+  stateCoalesceMs?: number;
   /** Bounds of what waits for Centrifugo (see publish_queue.ts). */
   maxPending?: number;
   maxPendingBytes?: number;
@@ -149,6 +155,7 @@ export class WanRelay {
     this.#scheduler = new StateScheduler({
       publish: () => this.#queue.state(),
       refreshMs: o.stateRefreshMs,
+      coalesceMs: o.stateCoalesceMs,
     });
     this.#demand = new DemandAggregator({
       resolveSource: (s) => o.resolveSource(s),
@@ -236,20 +243,22 @@ export class WanRelay {
     return buildState(this.#o.mirror, this.#o.sources());
   }
 
-  #send(m: ParamsChannelMsg): void {
-    this.#queue.params(JSON.stringify(m));
+  /** An answer to one page: tagged with its client and user (see centrifugo_config.ts). */
+  #answer(m: ParamsChannelMsg & { to: string }, user: string): void {
+    this.#queue.params(JSON.stringify(m), { to: m.to, user });
   }
 
-  #refuse(to: string, e: ParamError, id?: number): void {
+  #refuse(to: string, user: string, e: ParamError, id?: number): void {
     this.#r.refused++;
-    this.#send({ ...errorMsg(e, id), to });
+    this.#answer({ ...errorMsg(e, id), to }, user);
   }
 
   #onCtl(ctx: PublicationContext): void {
     if (this.#stopped) return;
     const client = ctx.info?.client;
+    const user = ctx.info?.user ?? "";
     // Only clients' publications carry info; smx's own user never publishes here.
-    if (!client || ctx.info!.user === this.#user) return;
+    if (!client || user === this.#user) return;
     this.#r.received++;
     const verdict = this.#clients.check(client);
     if (verdict === "ignored") {
@@ -258,11 +267,11 @@ export class WanRelay {
     }
     if (verdict !== "pass") {
       this.#r.rateLimited++;
-      if (verdict === "close") return this.#disconnectFlooder(ctx.info!.user, client);
+      if (verdict === "close") return this.#disconnectFlooder(user, client);
       if (verdict === "reply") {
         const d = ctx.data as { type?: unknown; id?: unknown } | null;
         const id = d && d.type === "set" && typeof d.id === "number" ? d.id : undefined;
-        this.#refuse(client, {
+        this.#refuse(client, user, {
           code: "rate_limited",
           message: `over ${this.#clients.ratePerSecond} messages/s: messages are dropped, and ` +
             "this second's further refusals go unanswered; keep it up and the connection is closed",
@@ -271,14 +280,14 @@ export class WanRelay {
       return;
     }
     const p = parseCtlMessage(ctx.data);
-    if (!p.ok) return this.#refuse(client, p.error, p.id);
+    if (!p.ok) return this.#refuse(client, user, p.error, p.id);
     const m = p.msg;
     switch (m.type) {
       case "set":
         this.#r.sets++;
         applyRemoteSet(this.#o.mirror, m, client).then((answer) => {
           if (answer.type === "error") this.#r.refused++;
-          if (!this.#stopped) this.#send(answer);
+          if (!this.#stopped) this.#answer({ ...answer, to: client }, user);
         });
         return;
       case "sync":

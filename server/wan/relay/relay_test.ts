@@ -74,7 +74,8 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       assert.equal(s.type, "state");
       assert.equal(s.link.state, "connected");
       assert.equal(s.link.engine?.url, "", "the studio-side engine URL stays home");
-      assert.equal(s.snapshot!.rev, mirror.rev);
+      // The demo engine's audio meter moves 4×/s: the state may be a change or two behind.
+      assert.ok(s.snapshot!.rev <= mirror.rev && s.snapshot!.rev >= mirror.rev - 3);
       assert.deepEqual(s.sources, SOURCES);
       assert.ok(!s.snapshot!.channels.some((c) => c.path.startsWith("Smx.")));
       assert.equal(s.snapshot!.values["Color.Shapes.Hue"], mirror.get("Color.Shapes.Hue"));
@@ -92,6 +93,28 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       await b.nextParams(delta, "the delta on the other page");
       assert.ok(!b.params.some((m) => m.type === "ack" && m.to === b.clientId));
       assert.ok(ack.type === "ack" && ack.rev >= 1);
+    });
+
+    await t.step("tags filters: a page can leave out others' answers and ctl traffic", async () => {
+      const a = pages[0]; // alice, unfiltered
+      const f = await connectPage({
+        url: cf.url,
+        tokenSecret: cf.tokenSecret,
+        user: "frank",
+        engine: engineId,
+        filtered: true,
+      });
+      pages.push(f);
+      await f.publish({ v: 1, type: "set", id: 31, path: "Color.Shapes.Hue", value: 0.3125 });
+      await f.nextParams((m) => m.type === "ack" && m.id === 31 && m.to === f.clientId, "own ack");
+      await a.nextParams((m) => m.type === "ack" && m.id === 31, "alice sees frank's ack");
+      await a.publish({ v: 1, type: "set", id: 32, path: "Color.Shapes.Hue", value: 0.4375 });
+      await a.nextParams((m) => m.type === "ack" && m.id === 32, "alice's ack");
+      await f.nextParams((m) => m.type === "delta" && m.changes.includes(0.4375), "the delta");
+      await relay.flushed();
+      assert.ok(!f.params.some((m) => m.type === "ack" && m.id === 32), JSON.stringify(f.params));
+      assert.ok(a.ctl.some((m) => (m as { id?: number }).id === 31), "alice sees frank's set");
+      assert.equal(f.ctl.length, 0, "frank sees no ctl publications");
     });
 
     await t.step("set → delta round trip through Centrifugo (loopback)", async () => {
@@ -146,7 +169,7 @@ Deno.test("WanRelay through a real Centrifugo with the demo engine", async (t) =
       const before = a.states.length;
       await a.publish({ v: 1, type: "sync" });
       await waitFor(() => a.states.length > before, "a state after sync", 3000);
-      assert.equal(a.states.at(-1)!.snapshot!.rev, mirror.rev);
+      assert.ok(a.states.at(-1)!.snapshot!.rev >= mirror.rev - 3);
     });
 
     await t.step("demand → onWanted; keyframe → onKeyframe; silence expires it", async () => {

@@ -63,7 +63,7 @@ Deno.test("a stalled Centrifugo: bounded queue, drops logged, state republished 
     });
     const s = await page.nextState((m) => m.snapshot !== null, "the state after the stall");
     assert.equal(s.snapshot!.values["Color.Shapes.Hue"], last);
-    assert.equal(s.snapshot!.rev, mirror.rev);
+    assert.ok(s.snapshot!.rev <= mirror.rev && s.snapshot!.rev >= mirror.rev - 3);
     console.log(`stalled: ${JSON.stringify(stalled)}; peak pending ${maxPending}`);
   } finally {
     page?.close();
