@@ -493,6 +493,57 @@ Deno.test("smx site: sign-in through the SSO proxy, scoped tokens, refusals", as
   }
 });
 
+Deno.test("smx site with the oauth2-proxy preset: its headers, and only from the proxy", async () => {
+  const stack = await startSiteStack({
+    preset: "oauth2-proxy",
+    livekit: {
+      url: "ws://127.0.0.1:7880",
+      apiKey: LIVEKIT_KEY,
+      apiSecret: SECRETS.SMX_SITE_LIVEKIT_SECRET,
+    },
+    centrifugo: {
+      url: "ws://127.0.0.1:8000/connection/websocket",
+      apiUrl: `http://127.0.0.1:${freePort()}/api`,
+      apiKey: SECRETS.SMX_SITE_CENTRIFUGO_API_KEY,
+      tokenSecret: SECRETS.SMX_SITE_CENTRIFUGO_SECRET,
+    },
+    engines: ENGINES,
+  });
+  try {
+    const { proxy } = stack;
+    const anon = await fetch(`${proxy.url}/api/wan/session`, { redirect: "manual" });
+    assert.equal(anon.status, 401);
+    await anon.body?.cancel();
+    const cookie = await proxy.signIn("zoe", ["lab", "staff"]);
+    const s = await (await fetch(`${proxy.url}/api/wan/session`, { headers: { cookie } })).json();
+    assert.match(s.user.id, /^[0-9a-f]{64}$/);
+    assert.equal(s.user.name, "zoe");
+    assert.equal(s.user.email, "zoe@example.test");
+    assert.deepEqual(s.user.groups, ["lab", "staff"]);
+    const engines = await (await fetch(`${proxy.url}/api/wan/engines`, { headers: { cookie } }))
+      .json();
+    assert.deepEqual(engines.map((e: { id: string }) => e.id), ["studio", "lab"]);
+    // Authentik's headers mean nothing to this site, and oauth2-proxy's count only from the proxy.
+    const host = new URL(proxy.url).host;
+    for (
+      const [from, headers] of [
+        ["127.0.0.1", { "x-authentik-uid": "u", "x-authentik-username": "mallory" }],
+        ["127.0.0.2", { "x-forwarded-user": "u", "x-forwarded-groups": "lab" }],
+      ] as const
+    ) {
+      const r = await raw({
+        port: stack.sitePort,
+        path: "/api/wan/session",
+        localAddress: from,
+        headers: { host, ...headers },
+      });
+      assert.equal(r.status, 401, `${from}: ${r.body}`);
+    }
+  } finally {
+    await stack.stop();
+  }
+});
+
 // ---------------------------------------------------------------- with the real Centrifugo
 
 /** How a subscription attempt ended (it must end, not time out). */

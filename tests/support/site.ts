@@ -18,6 +18,8 @@ export interface SiteStackOptions {
   routes?: SsoProxyOptions["routes"];
   /** The proxy's (the public origin's) port; default a free one. */
   proxyPort?: number;
+  /** Which forward-auth headers the proxy sets and the site reads (default authentik). */
+  preset?: "authentik" | "oauth2-proxy";
   /** The `login` in every 401 (default the stand-in's `/login?rd=/`). */
   login?: string;
   tokenTtlSeconds?: number;
@@ -49,6 +51,7 @@ export async function startSiteStack(o: SiteStackOptions): Promise<SiteStack> {
     upstream: `http://127.0.0.1:${sitePort}`,
     routes: o.routes,
     port: o.proxyPort,
+    identity: o.preset,
   });
   const dir = await Deno.makeTempDir({ prefix: "smx-site-" });
   const configPath = `${dir}/site.json`;
@@ -60,7 +63,7 @@ export async function startSiteStack(o: SiteStackOptions): Promise<SiteStack> {
           listen: { hostname: "127.0.0.1", port: sitePort },
           publicOrigin: proxy.url,
           trustedProxies: ["127.0.0.1"],
-          auth: { preset: "authentik", login: o.login ?? "/login?rd=/" },
+          auth: { preset: o.preset ?? "authentik", login: o.login ?? "/login?rd=/" },
           livekit: { url: o.livekit.url, apiKey: o.livekit.apiKey },
           centrifugo: { url: o.centrifugo.url, apiUrl: o.centrifugo.apiUrl },
           tokenTtlSeconds: o.tokenTtlSeconds ?? 600,

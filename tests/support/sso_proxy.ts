@@ -11,7 +11,9 @@
  * - Every request: client-sent `X-authentik-*` and `X-Forwarded-*` headers are removed; the proxy
  *   sets X-Forwarded-For/-Proto/-Host itself.
  * - With a session: `X-authentik-uid` (a hash of the user name, like Authentik's hashed id),
- *   `-username`, `-name`, `-email`, `-groups` (pipe-separated) are set on the upstream request.
+ *   `-username`, `-name`, `-email`, `-groups` (pipe-separated) are set on the upstream request
+ *   (or, with `identity: "oauth2-proxy"`, oauth2-proxy's X-Forwarded-User/-Preferred-Username/
+ *   -Email/-Groups).
  * - Without a session: a path under `skipAuth` (default `/api/`; Authentik's "unauthenticated
  *   paths", so the site's own 401 JSON reaches the page's fetch) is passed through with no
  *   identity; any other request is answered 302 to `/login?rd=<path>` (what Caddy/Traefik forward
@@ -37,6 +39,11 @@ export interface SsoProxyOptions {
   cookie?: string;
   /** Listen port (default: any free one). */
   port?: number;
+  /**
+   * Which proxy's identity headers to set: Authentik's (default) or oauth2-proxy's
+   * (X-Forwarded-User = the OIDC subject, -Preferred-Username, -Email, -Groups comma-separated).
+   */
+  identity?: "authentik" | "oauth2-proxy";
 }
 
 export interface SsoUser {
@@ -127,7 +134,12 @@ export async function startSsoProxy(opts: SsoProxyOptions): Promise<SsoProxy> {
     h.set("x-forwarded-for", client);
     h.set("x-forwarded-proto", u.protocol.replace(":", ""));
     h.set("x-forwarded-host", req.headers.get("host") ?? u.host);
-    if (user) {
+    if (user && opts.identity === "oauth2-proxy") {
+      h.set("x-forwarded-user", user.uid);
+      h.set("x-forwarded-preferred-username", user.username);
+      h.set("x-forwarded-email", user.email);
+      h.set("x-forwarded-groups", user.groups.join(","));
+    } else if (user) {
       h.set("x-authentik-username", user.username);
       h.set("x-authentik-uid", user.uid);
       h.set("x-authentik-name", user.name);
