@@ -3,15 +3,21 @@
  *
  * Where it comes from, first match wins:
  * 1. `SMX_SHIM_PATH`: an explicit path (a local debug or sanitizer build);
- * 2. `ffi/native/build/libsmx.so` beside this module (a source checkout after
- *    `deno task build:native`);
- * 3. inside a `deno compile`d binary the library is embedded; dlopen cannot read from the binary,
- *    so it is copied to a per-user cache directory first (keyed by content hash).
+ * 2. `ffi/native/build/libsmx.so` (`smx.dll` on Windows) beside this module (a source checkout
+ *    after `deno task build:native`);
+ * 3. inside a `deno compile`d binary the library is embedded with a manifest; dlopen cannot read
+ *    from the binary, so it is copied to a per-user cache directory first, checked by SHA-256
+ *    (server/release/shim_cache.ts).
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { homedir } from "node:os";
 import { errorFor } from "./errors.ts";
+import {
+  EMBEDDED_SHIM_DIR,
+  type ExtractedShim,
+  extractShim,
+  smxCacheRoot,
+} from "../server/release/shim_cache.ts";
 import { type SmxSymbols, symbols } from "./symbols.ts";
 
 let lib: Deno.DynamicLibrary<SmxSymbols> | undefined;
@@ -24,11 +30,6 @@ function exists(path: string): boolean {
   }
 }
 
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Path of the library to dlopen, extracting the embedded copy when running compiled. */
 export function shimPath(): string {
   const override = Deno.env.get("SMX_SHIM_PATH");
@@ -37,9 +38,14 @@ export function shimPath(): string {
     return override;
   }
   const here = dirname(fileURLToPath(import.meta.url));
-  const local = join(here, "native", "build", "libsmx.so");
-  if (exists(local) && !isCompiled()) return local;
-  if (isCompiled()) return extracted!;
+  const local = join(
+    here,
+    "native",
+    "build",
+    Deno.build.os === "windows" ? "smx.dll" : "libsmx.so",
+  );
+  if (isCompiled()) return extractEmbeddedShim().path;
+  if (exists(local)) return local;
   throw new Error(
     `native shim not built: ${local} is missing. Run \`deno task build:native\` ` +
       "(it names any missing system package), or set SMX_SHIM_PATH.",
@@ -53,24 +59,23 @@ function isCompiled(): boolean {
   return standalone === true;
 }
 
-let extracted: string | undefined;
+let extracted: ExtractedShim | undefined;
 
-/** For compiled binaries: copy the embedded shim to the cache so dlopen can map it. */
-export async function prepareEmbeddedShim(): Promise<void> {
-  if (!isCompiled() || Deno.env.get("SMX_SHIM_PATH")) return;
-  const embedded = new URL("./native/build/libsmx.so", import.meta.url);
-  const bytes = await Deno.readFile(embedded);
-  const hash = (await sha256Hex(bytes)).slice(0, 16);
-  const cacheRoot = Deno.env.get("XDG_CACHE_HOME") ?? join(homedir(), ".cache");
-  const dir = join(cacheRoot, "smx");
-  Deno.mkdirSync(dir, { recursive: true });
-  const path = join(dir, `libsmx-${hash}.so`);
-  if (!exists(path)) {
-    const tmp = `${path}.${Deno.pid}.tmp`;
-    await Deno.writeFile(tmp, bytes, { mode: 0o755 });
-    await Deno.rename(tmp, path);
+/** Compiled binaries: the embedded shim, copied to the per-user cache once per process. */
+function extractEmbeddedShim(): ExtractedShim {
+  extracted ??= extractShim(fileURLToPath(EMBEDDED_SHIM_DIR), smxCacheRoot());
+  return extracted;
+}
+
+/** For compiled binaries: extract (and check) the shim now, so a broken one fails at start-up
+ * with its reason. Returns what was done; undefined when not compiled or SMX_SHIM_PATH is set. */
+export function prepareEmbeddedShim(): Promise<ExtractedShim | undefined> {
+  if (!isCompiled() || Deno.env.get("SMX_SHIM_PATH")) return Promise.resolve(undefined);
+  try {
+    return Promise.resolve(extractEmbeddedShim());
+  } catch (e) {
+    return Promise.reject(e);
   }
-  extracted = path;
 }
 
 /** The shim's symbols, loading the library on first use. */

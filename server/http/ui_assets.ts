@@ -1,11 +1,12 @@
 /**
  * The UI bundle as served: built in memory with esbuild from ui/ (and rebuilt when ui/ changes
- * in dev), or read from ui/dist/ when that exists (the compiled binary embeds it; there is no
- * esbuild inside a compiled binary). The LAN pairing page (ui/pair/, its own small bundle) is
+ * in dev), or read from ui/dist/ when that exists. A compiled binary has no esbuild: it serves
+ * the bundle `deno task compile` embedded (dist/embed/ui, checked by server/release/ui_bundle.ts). The LAN pairing page (ui/pair/, its own small bundle) is
  * built beside the main UI and served from the same table.
  */
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { EMBEDDED_UI_DIR, loadEmbeddedUi } from "../release/ui_bundle.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -69,6 +70,13 @@ export class UiAssets {
   /** Loads ui/dist when present (release), else builds ui/ in memory (dev, optionally watching). */
   static async load(opts: { watch?: boolean; log?: (m: string) => void } = {}): Promise<UiAssets> {
     const a = new UiAssets();
+    // deno-lint-ignore no-explicit-any
+    if ((Deno.build as any).standalone === true) {
+      // A compiled binary: the bundle embedded by `deno task compile`, checked complete (throws
+      // naming what is missing).
+      a.#assets = await toAssets(loadEmbeddedUi(fileURLToPath(EMBEDDED_UI_DIR)));
+      return a;
+    }
     const dist = join(uiDir, "dist");
     let hasDist = false;
     try {
