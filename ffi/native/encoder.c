@@ -22,6 +22,7 @@
 #include "convert.h"
 #include "encoder_options.h"
 #include "heap.h"
+#include "sps_rewrite.h"
 
 struct smx_encoder {
   /* registry (guarded by reg_mu) */
@@ -34,6 +35,9 @@ struct smx_encoder {
   AVCodecContext *c;
   AVFrame *frame; /* our refcounted picture: libavcodec refs it instead of copying it */
   AVPacket *pkt;  /* last output; its buffer is what smx_encoder_packet_data returns */
+  uint8_t *fixed; /* the last IDR with its SPS rewritten (sps_rewrite.h), when fixed_len > 0 */
+  size_t fixed_cap, fixed_len;
+  int sps_warned;
   smx_converter conv;
   smx_encoder_params params; /* as applied to c */
   _Atomic uint32_t want_kbps, want_fps;
@@ -206,6 +210,28 @@ static nal_summary scan_nals(const uint8_t *p, size_t n) {
   return s;
 }
 
+/* An SPS without VUI bitstream_restriction / max_num_reorder_frames = 0 makes decoders hold
+ * frames back. FFmpeg 5.1's h264_nvenc writes none, so every SPS goes through sps_rewrite.c
+ * (x264's already has it: the check costs a parse of ~20 bytes per IDR and changes nothing). An
+ * SPS the module does not read is passed on unchanged, said once per session on stderr. */
+static void fix_sps(smx_encoder *e) {
+  size_t n = (size_t)e->pkt->size;
+  size_t need = n + 4 * SMX_SPS_MAX_GROWTH;
+  if (e->fixed_cap < need) {
+    uint8_t *b = realloc(e->fixed, need);
+    if (!b) return;
+    e->fixed = b;
+    e->fixed_cap = need;
+  }
+  int64_t m = smx_h264_rewrite_sps_annexb(e->pkt->data, n, SMX_SPS_FIX, e->fixed, e->fixed_cap);
+  if (m > 0) {
+    e->fixed_len = (size_t)m;
+  } else if (m < 0 && !e->sps_warned) {
+    e->sps_warned = 1;
+    fprintf(stderr, "smx encoder %s: SPS left as it is: %s\n", e->name, smx_last_error());
+  }
+}
+
 static void update_codec(smx_encoder *e, const nal_summary *s) {
   if (s->sps && s->sps_len >= 4)
     snprintf(e->codec, sizeof e->codec, "avc1.%02x%02x%02x", s->sps[1], s->sps[2], s->sps[3]);
@@ -330,6 +356,7 @@ static void destroy(smx_encoder *e) {
   avcodec_free_context(&e->c);
   av_frame_free(&e->frame);
   av_packet_free(&e->pkt);
+  free(e->fixed);
   smx_converter_free(&e->conv);
   free(e);
   smx_heap_release(); /* the session's ~26 MB (at 720p) back to the system: heap.h */
@@ -475,11 +502,13 @@ static int encode_frame(smx_encoder *e, int force_idr) {
   nal_summary s = scan_nals(e->pkt->data, (size_t)e->pkt->size);
   update_codec(e, &s);
   if (s.keyframe) e->last_idr_ns = now;
-  e->info.size = (uint32_t)e->pkt->size;
+  e->fixed_len = 0;
+  if (s.sps) fix_sps(e);
+  e->info.size = e->fixed_len ? (uint32_t)e->fixed_len : (uint32_t)e->pkt->size;
   e->info.keyframe = (uint32_t)s.keyframe;
   e->info.out_width = e->params.width;
   e->info.out_height = e->params.height;
-  return e->pkt->size;
+  return (int)e->info.size;
 }
 
 static smx_yuv_image frame_image(const AVFrame *f) {
@@ -588,7 +617,8 @@ int smx_encoder_encode_ring(smx_encoder *e, smx_ring_reader *r, int32_t force_id
  * Small calls. */
 
 const uint8_t *smx_encoder_packet_data(smx_encoder *e) {
-  return is_live(e) && e->pkt->size > 0 ? e->pkt->data : NULL;
+  if (!is_live(e) || e->pkt->size <= 0) return NULL;
+  return e->fixed_len ? e->fixed : e->pkt->data;
 }
 
 int smx_encoder_packet_info(smx_encoder *e, smx_packet_info *out) {
