@@ -6,6 +6,7 @@
  *   smx engines           list the engines discovery finds
  *   smx pairing show|rotate  the LAN pairing QR and code of the running smx, or new ones
  *   smx site --config FILE   the public site behind single sign-on (site/README.md)
+ *   smx verify [--seconds N] what to check first on a new machine (docs/windows.md)
  */
 import { parseArgs } from "node:util";
 import { createLogger, isLogLevel } from "./server/log.ts";
@@ -21,6 +22,8 @@ usage: smx [start] [flags]     serve the UI at http://localhost:PORT and stream 
        smx pairing rotate      new QR code and code; every paired LAN device pairs again
        smx site --config FILE  the public site: the UI behind single sign-on, minting
                                viewer tokens (see smx site --help, site/README.md)
+       smx verify [--seconds N]  system, GPU, Spout senders, NVENC, then an N s encode
+                               test (default 10; see docs/windows.md)
 
 flags (each also from an environment variable):
   --port N             HTTP port (SMX_PORT, default 7300; 0 = any free port)
@@ -65,6 +68,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === "site") {
     const { runSiteCli } = await import("./site/main.ts");
     return await runSiteCli(rest);
+  }
+  if (command === "verify") {
+    const { verifyCli } = await import("./server/verify.ts");
+    Deno.exit(await verifyCli(rest));
   }
   if (command === "pairing") {
     const { pairingCli } = await import("./server/lan/cli.ts");

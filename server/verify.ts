@@ -1,0 +1,422 @@
+/**
+ * `smx verify`: what to check first on a new machine (docs/windows.md explains the output).
+ *
+ *   1. system   OS, CPU, memory, smx and Deno versions, where the shim came from, the GPU adapters
+ *               and NVIDIA driver the OS reports
+ *   2. senders  Spout senders (Windows, through ffi/spout.ts when it is in this build) and
+ *               frame-ring senders (Linux)
+ *   3. NVENC    what the Windows encoder module reports (ffi/win_encoder.ts when present), or
+ *               whether libavcodec's h264_nvenc opens (Linux)
+ *   4. encode   N seconds (default 10) encoding the first sender — or, with no sender, the
+ *               pattern sender (Linux) or a synthetic picture (elsewhere) — printing fps, the
+ *               encode time per frame p50/p95 and which encoder was used
+ *
+ * Exit code 0 when an encoder encoded frames, 1 when nothing can encode, 2 on bad flags.
+ * Optional modules are imported by computed specifiers and every symbol they might lack is
+ * checked, so a build without them reports "… not built" instead of crashing.
+ */
+import { parseArgs } from "node:util";
+import { SMX_VERSION } from "./hello.ts";
+
+export interface VerifyOptions {
+  seconds: number;
+  /** Encode the test pattern (Linux) or a synthetic picture even when senders exist. */
+  pattern?: boolean;
+  encoders?: string[];
+  out?: (line: string) => void;
+}
+
+export interface EncodeResult {
+  encoder: string;
+  skipped: string;
+  source: string;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  /** Whole encode call (convert + encode + copy out), ms. */
+  p50: number;
+  p95: number;
+  /** The shim's own convert and encode times, p50, ms. */
+  convertP50: number;
+  encodeP50: number;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyModule = Record<string, any>;
+
+/** Imports an optional module (undefined when it is not in this build); the reason goes to why. */
+async function optionalModule(path: string, why: (m: string) => void): Promise<AnyModule | null> {
+  const spec = new URL(path, import.meta.url).href; // computed: a missing file is not an error
+  try {
+    return await import(spec);
+  } catch (e) {
+    why((e as Error).message.split("\n")[0]);
+    return null;
+  }
+}
+
+/** Calls the first of `names` that `mod` exports as a function; throws naming them when none. */
+// deno-lint-ignore no-explicit-any
+function callAny(mod: AnyModule, names: string[], ...args: unknown[]): any {
+  for (const n of names) if (typeof mod[n] === "function") return mod[n](...args);
+  throw new Error(`the module has none of ${names.join(", ")}`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+async function runTool(cmd: string, args: string[], timeoutMs = 5000): Promise<string | null> {
+  try {
+    const r = await new Deno.Command(cmd, {
+      args,
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+      signal: AbortSignal.timeout(timeoutMs),
+    }).output();
+    return r.success ? new TextDecoder().decode(r.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+async function gpuLines(): Promise<string[]> {
+  const out: string[] = [];
+  const smi = await runTool("nvidia-smi", [
+    "--query-gpu=name,driver_version,memory.total,encoder.stats.sessionCount",
+    "--format=csv,noheader",
+  ]);
+  if (smi) { for (const l of smi.split("\n")) out.push(`NVIDIA (nvidia-smi): ${l.trim()}`); }
+  else out.push("nvidia-smi: not found or failed (no NVIDIA driver, or not on PATH)");
+  if (Deno.build.os === "windows") {
+    const ps = await runTool("powershell", [
+      "-NoProfile",
+      "-Command",
+      'Get-CimInstance Win32_VideoController | ForEach-Object { "$($_.Name)`t$($_.DriverVersion)`t$($_.AdapterRAM)" }',
+    ], 15000);
+    if (ps) {
+      for (const l of ps.split(/\r?\n/).filter(Boolean)) {
+        const [name, driver, ram] = l.split("\t");
+        out.push(
+          `adapter: ${name} (Windows driver ${driver}${
+            ram ? `, ${Math.round(Number(ram) / 2 ** 20)} MiB reported` : ""
+          })`,
+        );
+      }
+    } else out.push("adapters: PowerShell's Win32_VideoController query failed");
+  } else {
+    try {
+      const v = Deno.readTextFileSync("/proc/driver/nvidia/version").split("\n")[0];
+      out.push(`NVIDIA kernel module: ${v}`);
+    } catch {
+      out.push("NVIDIA kernel module: not loaded (/proc/driver/nvidia/version absent)");
+    }
+    try {
+      const cards = [...Deno.readDirSync("/dev/dri")].map((e) => e.name).sort();
+      out.push(`/dev/dri: ${cards.join(" ") || "empty"}`);
+    } catch {
+      out.push("/dev/dri: absent (no GPU device nodes)");
+    }
+  }
+  return out;
+}
+
+/** The encode test on frames from a ring reader (frame-ring or pattern sender). */
+async function encodeRing(
+  ringName: string,
+  source: string,
+  o: VerifyOptions,
+): Promise<EncodeResult> {
+  const { FrameRingReader } = await import("../ffi/ring.ts");
+  const { H264Encoder } = await import("../ffi/encoder.ts");
+  const reader = FrameRingReader.open(ringName);
+  try {
+    let after = 0n;
+    // The first frame gives the size.
+    const t0 = performance.now();
+    while (!(await reader.wait(after, 200))) {
+      if (performance.now() - t0 > 5000) throw new Error(`${source}: no frame within 5 s`);
+    }
+    const { width, height } = reader.info();
+    const enc = await H264Encoder.open({
+      width: width & ~1,
+      height: height & ~1,
+      fps: 60,
+      preference: o.encoders,
+    });
+    try {
+      const total: number[] = [];
+      const convert: number[] = [];
+      const encode: number[] = [];
+      const start = performance.now();
+      while (performance.now() - start < o.seconds * 1000) {
+        if (!(await reader.wait(after, 200))) continue;
+        after = reader.info().frame;
+        const c0 = performance.now();
+        const f = await enc.encodeRing(reader, total.length === 0);
+        if (!f) continue;
+        total.push(performance.now() - c0);
+        convert.push(f.convertMs);
+        encode.push(f.encodeMs);
+      }
+      const secs = (performance.now() - start) / 1000;
+      return summarize(enc.name, enc.skipped, source, width, height, total, convert, encode, secs);
+    } finally {
+      enc.close();
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/** The encode test on a synthetic moving picture (no sender to read), through encodeRgba. */
+async function encodeSynthetic(o: VerifyOptions): Promise<EncodeResult> {
+  const { H264Encoder } = await import("../ffi/encoder.ts");
+  const [width, height] = [1280, 720];
+  const enc = await H264Encoder.open({ width, height, fps: 60, preference: o.encoders });
+  try {
+    const pixels = new Uint8Array(width * height * 4);
+    const total: number[] = [];
+    const convert: number[] = [];
+    const encode: number[] = [];
+    const start = performance.now();
+    for (let i = 0; performance.now() - start < o.seconds * 1000; i++) {
+      for (let y = 0; y < height; y += 8) {
+        pixels.fill((y + i * 4) & 0xff, y * width * 4, (y + 1) * width * 4);
+      }
+      const c0 = performance.now();
+      const f = await enc.encodeRgba(pixels, width, height, { forceIdr: i === 0 });
+      total.push(performance.now() - c0);
+      convert.push(f.convertMs);
+      encode.push(f.encodeMs);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 / 60 - (performance.now() - c0))));
+    }
+    const secs = (performance.now() - start) / 1000;
+    return summarize(
+      enc.name,
+      enc.skipped,
+      "synthetic 1280x720 picture",
+      width,
+      height,
+      total,
+      convert,
+      encode,
+      secs,
+    );
+  } finally {
+    enc.close();
+  }
+}
+
+function summarize(
+  encoder: string,
+  skipped: string,
+  source: string,
+  width: number,
+  height: number,
+  total: number[],
+  convert: number[],
+  encode: number[],
+  secs: number,
+): EncodeResult {
+  const s = (a: number[]) => [...a].sort((x, y) => x - y);
+  const t = s(total);
+  return {
+    encoder,
+    skipped,
+    source,
+    width,
+    height,
+    frames: total.length,
+    fps: total.length / secs,
+    p50: percentile(t, 0.5),
+    p95: percentile(t, 0.95),
+    convertP50: percentile(s(convert), 0.5),
+    encodeP50: percentile(s(encode), 0.5),
+  };
+}
+
+/** Runs every check, printing as it goes; returns the exit code. */
+export async function verify(o: VerifyOptions): Promise<number> {
+  const out = o.out ?? ((l: string) => console.log(l));
+  const windows = Deno.build.os === "windows";
+
+  out(`== system`);
+  out(`smx ${SMX_VERSION}, Deno ${Deno.version.deno}, ${Deno.build.os} ${Deno.build.arch}`);
+  out(`os release: ${Deno.osRelease()}`);
+  const mem = Deno.systemMemoryInfo();
+  out(
+    `cpu: ${navigator.hardwareConcurrency} logical cores; memory ${
+      Math.round(mem.total / 2 ** 30)
+    } GiB (${Math.round(mem.available / 2 ** 30)} GiB available)`,
+  );
+  // deno-lint-ignore no-explicit-any
+  const compiled = (Deno.build as any).standalone === true;
+  out(`binary: ${compiled ? `compiled (${Deno.execPath()})` : "source checkout (deno run)"}`);
+  let shimOk = false;
+  try {
+    const { native, prepareEmbeddedShim, shimPath } = await import("../ffi/lib.ts");
+    const extracted = await prepareEmbeddedShim();
+    const version = Deno.UnsafePointerView.getCString(native().smx_version()!);
+    out(
+      `shim: ${version} from ${shimPath()}${
+        extracted ? ` (${extracted.action}, sha256 ${extracted.sha256.slice(0, 16)}…)` : ""
+      }`,
+    );
+    shimOk = true;
+  } catch (e) {
+    out(`shim: NOT LOADED: ${(e as Error).message}`);
+  }
+  for (const l of await gpuLines()) out(l);
+
+  out(`\n== senders`);
+  let spoutFirst: AnyModule | undefined;
+  const spout = await optionalModule(
+    "../ffi/spout.ts",
+    (m) => out(windows ? `Spout module not built (${m})` : "Spout: Windows only"),
+  );
+  if (spout && shimOk) {
+    try {
+      const senders = callAny(spout, ["listSpoutSenders", "listSenders"]) as AnyModule[];
+      out(`Spout senders: ${senders.length}`);
+      for (const s of senders) {
+        out(
+          `  ${s.name}\t${s.width}x${s.height}\t${
+            Object.entries(s).filter(([k]) => !["name", "width", "height"].includes(k))
+              .map(([k, v]) => `${k}=${v}`).join(" ")
+          }`,
+        );
+      }
+      spoutFirst = senders[0];
+    } catch (e) {
+      out(`Spout: cannot list senders: ${(e as Error).message}`);
+    }
+  }
+  let ringFirst: string | undefined;
+  if (!windows && shimOk) {
+    try {
+      const { listSenders } = await import("../ffi/ring.ts");
+      const senders = listSenders();
+      out(`frame-ring senders: ${senders.length}`);
+      for (const s of senders) {
+        out(`  ${s.name}\t${s.width}x${s.height}\t${s.format}\tpid ${s.pid}`);
+      }
+      ringFirst = senders[0]?.name;
+    } catch (e) {
+      out(`frame-ring senders: cannot list: ${(e as Error).message}`);
+    }
+  }
+
+  out(`\n== NVENC`);
+  const winEncoder = await optionalModule(
+    "../ffi/win_encoder.ts",
+    (m) => windows && out(`Windows encoder module not built (${m})`),
+  );
+  if (winEncoder && shimOk) {
+    try {
+      const caps = await callAny(winEncoder, ["nvencCapabilities", "probeNvenc", "capabilities"]);
+      for (const [k, v] of Object.entries(caps as AnyModule)) out(`  ${k}: ${JSON.stringify(v)}`);
+    } catch (e) {
+      out(`NVENC capabilities: unavailable: ${(e as Error).message}`);
+    }
+  }
+  if (shimOk && !windows) {
+    try {
+      const { H264Encoder } = await import("../ffi/encoder.ts");
+      const enc = await H264Encoder.open({
+        width: 1280,
+        height: 720,
+        fps: 60,
+        preference: ["h264_nvenc"],
+      });
+      out(`h264_nvenc (libavcodec): opens at 1280x720@60 (${enc.codec})`);
+      enc.close();
+    } catch (e) {
+      out(`h264_nvenc (libavcodec): does not open: ${(e as Error).message}`);
+    }
+  }
+
+  out(`\n== encode test (${o.seconds} s)`);
+  if (!shimOk) {
+    out("FAIL: the shim did not load, so nothing can encode");
+    return 1;
+  }
+  let r: EncodeResult;
+  try {
+    if (o.pattern) ringFirst = spoutFirst = undefined;
+    if (spoutFirst && winEncoder) {
+      r = await callAny(winEncoder, ["verifyEncode"], spoutFirst, o);
+    } else if (ringFirst) {
+      r = await encodeRing(ringFirst, `frame-ring sender "${ringFirst}"`, o);
+    } else if (!windows) {
+      const { PatternSender } = await import("../ffi/pattern.ts");
+      const ring = `smx-verify-${Deno.pid}`;
+      const pattern = PatternSender.start(ring, 1280, 720, 60);
+      try {
+        r = await encodeRing(ring, "pattern sender 1280x720@60 (no engine running)", o);
+      } finally {
+        pattern.stop();
+      }
+    } else {
+      r = await encodeSynthetic(o);
+    }
+  } catch (e) {
+    out(`FAIL: nothing can encode: ${(e as Error).message}`);
+    return 1;
+  }
+  out(`source: ${r.source} (${r.width}x${r.height})`);
+  out(`encoder: ${r.encoder}${r.skipped ? ` (passed over: ${r.skipped})` : ""}`);
+  out(`frames: ${r.frames} in ${o.seconds} s = ${r.fps.toFixed(1)} fps`);
+  out(
+    `encode ms: p50 ${r.p50.toFixed(2)}, p95 ${r.p95.toFixed(2)} (in the shim: convert p50 ${
+      r.convertP50.toFixed(2)
+    }, encode p50 ${r.encodeP50.toFixed(2)})`,
+  );
+  if (!r.frames) {
+    out("FAIL: the encoder opened but encoded no frame");
+    return 1;
+  }
+  out("OK");
+  return 0;
+}
+
+export const VERIFY_HELP = `usage: smx verify [--seconds N] [--encoders LIST] [--pattern]
+
+Prints what to check first on a new machine: system and GPU adapters, Spout or frame-ring
+senders, NVENC capabilities, then encodes the first sender (or a test pattern) for N seconds
+(default 10) and prints fps, encode ms p50/p95 and the encoder used. Exit code 1 when nothing
+can encode. --pattern encodes the test pattern even when senders exist. docs/windows.md
+explains the output.
+`;
+
+export async function verifyCli(args: string[]): Promise<number> {
+  let f;
+  try {
+    ({ values: f } = parseArgs({
+      args,
+      options: {
+        seconds: { type: "string", default: "10" },
+        encoders: { type: "string", default: Deno.env.get("SMX_ENCODERS") },
+        pattern: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    console.error(`smx verify: ${(e as Error).message}\n${VERIFY_HELP}`);
+    return 2;
+  }
+  if (f.help) {
+    console.log(VERIFY_HELP);
+    return 0;
+  }
+  const seconds = Number(f.seconds);
+  if (!(seconds > 0 && seconds <= 600)) {
+    console.error(`smx verify: --seconds ${f.seconds}: a number of seconds, above 0, at most 600`);
+    return 2;
+  }
+  const encoders = f.encoders?.split(",").map((s) => s.trim()).filter(Boolean);
+  return await verify({ seconds, encoders, pattern: f.pattern });
+}
