@@ -356,7 +356,7 @@ export async function verify(o: VerifyOptions): Promise<number> {
       const ring = `smx-verify-${Deno.pid}`;
       const pattern = PatternSender.start(ring, 1280, 720, 60);
       try {
-        r = await encodeRing(ring, "pattern sender 1280x720@60 (no engine running)", o);
+        r = await encodeRing(ring, "pattern sender 1280x720@60", o);
       } finally {
         pattern.stop();
       }

@@ -1,0 +1,53 @@
+/**
+ * `smx verify` as a user runs it (deno run main.ts verify): on this Linux machine the pattern
+ * sender encoded with libx264 for 2 s; exit 1 when nothing can encode (only h264_nvenc allowed,
+ * and this machine has no NVIDIA driver); exit 2 for a bad flag.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT } from "./support/processes.ts";
+
+async function verify(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "main.ts"), "verify", ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    signal: AbortSignal.timeout(60000),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("smx verify --seconds 2: system, senders, NVENC, then the pattern encoded with libx264", async () => {
+  const r = await verify(["--seconds", "2", "--pattern"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  for (const section of ["== system", "== senders", "== NVENC", "== encode test (2 s)"]) {
+    assert.ok(r.stdout.includes(section), `${section}:\n${r.stdout}`);
+  }
+  assert.match(r.stdout, /shim: smx-shim 1 from .*libsmx\.so/);
+  assert.match(r.stdout, /Spout: Windows only/);
+  assert.match(r.stdout, /h264_nvenc \(libavcodec\): (opens|does not open: .+)/);
+  assert.match(r.stdout, /source: pattern sender 1280x720@60 \(1280x720\)/);
+  // This machine has no NVIDIA driver: libx264, with the reason NVENC was passed over.
+  assert.match(r.stdout, /encoder: (libx264 \(passed over: h264_nvenc: .+\)|h264_nvenc)/);
+  const fps = Number(/= ([\d.]+) fps/.exec(r.stdout)?.[1]);
+  assert.ok(fps > 10, `fps ${fps}:\n${r.stdout}`);
+  const [p50, p95] = /encode ms: p50 ([\d.]+), p95 ([\d.]+)/.exec(r.stdout)!.slice(1).map(Number);
+  assert.ok(p50 > 0 && p95 >= p50, r.stdout);
+  assert.match(r.stdout, /\nOK\n/);
+});
+
+Deno.test("smx verify exits 1 when nothing can encode, 2 for a bad flag", async () => {
+  let hasNvenc = false;
+  try {
+    hasNvenc = Deno.statSync("/proc/driver/nvidia/version").isFile;
+  } catch { /* no NVIDIA driver: h264_nvenc cannot open */ }
+  if (!hasNvenc) {
+    const r = await verify(["--seconds", "1", "--pattern", "--encoders", "h264_nvenc"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL: nothing can encode: .*h264_nvenc/);
+  }
+  const bad = await verify(["--seconds", "0"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--seconds 0: a number of seconds/);
+});
