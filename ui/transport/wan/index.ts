@@ -67,6 +67,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
     }));
   };
 
+  let userId: string | undefined;
   const join = async (engine: EngineEntry) => {
     show(h(GateMessage, { text: `Joining ${engine.label}…` }));
     let tokens: JoinTokens;
@@ -79,6 +80,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       api,
       join: tokens,
       online: engine.online,
+      user: userId,
       onSignedOut: (login) => signedOut(new SignedOutError(login, "Your session ended.")),
     });
     const video = new LiveKitVideoSource({
@@ -87,6 +89,15 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       rejoin: () => api.joinTokens(engine.id),
     });
     transports = { video, params };
+    // Read-only diagnostics for tests and a curious user (window.__smx has the tiles).
+    Object.defineProperty(globalThis, "__smxWan", {
+      value: Object.freeze({
+        engine: engine.id,
+        video: () => video.diagnostics(),
+        params: () => ({ clientId: params.clientId, state: params.state.peek(), ...params.stats }),
+      }),
+      configurable: true,
+    });
     render(null, root);
     opts.mount({ reach: "wan", video, params });
   };
@@ -99,6 +110,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       const s = await api.session();
       guard.clear();
       user = s?.user?.name || s?.user?.email || s?.user?.id;
+      userId = typeof s?.user?.id === "string" ? s.user.id : undefined;
       engines = await api.engines();
     } catch (e) {
       return problem(e);

@@ -7,8 +7,8 @@
  *                        STATE_WAIT_MS the page reads history (limit 1) and else publishes `sync`;
  *  - smx_params:<engine> deltas, link changes, acks/errors addressed `to` our client id;
  *  - smx_ctl:<engine>    what the page publishes: `set`, `sync`, and (for the VideoSource)
- *                        `demand` and `keyframe`. Other pages' publications arrive too and are
- *                        ignored.
+ *                        `demand` and `keyframe`; subscribed with a tags filter that lets no
+ *                        other page's publication through (tagsFilter).
  * The mirror logic (rev-checked deltas, held until a StateMsg catches up) is param_mirror.ts; the
  * write rules (coalescing, acks by id, timeout) are writes.ts.
  *
@@ -16,7 +16,7 @@
  * centrifuge's UnauthorizedError, which stops its retries (the page shows the sign-in prompt).
  */
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
-import { Centrifuge, type Subscription, UnauthorizedError } from "centrifuge";
+import { Centrifuge, type FilterNode, type Subscription, UnauthorizedError } from "centrifuge";
 import type { ChannelMeta, ParamValue } from "../../../protocol/params.ts";
 import { validateValue } from "../../../protocol/params.ts";
 import { ParamWriteError } from "../../../protocol/params_client.ts";
@@ -49,10 +49,29 @@ export interface CentrifugeParamOptions {
   join: JoinTokens;
   /** The engine's online state from the engine list (before any StateMsg says better). */
   online?: boolean;
+  /** The signed-in user's id (the connection token's `sub`): filters smx_params' answers. */
+  user?: string;
   /** The site says there is no session any more (a token refresh got 401 or a redirect). */
   onSignedOut?(login: string): void;
   /** Tests: a Centrifuge-compatible constructor. */
   CentrifugeImpl?: typeof Centrifuge;
+}
+
+/**
+ * Server-side filters (namespaces with allow_tags_filter, server/wan/relay/centrifugo_config.ts),
+ * so N pages do not cost N² messages: on smx_ctl a page wants nothing back (client publications
+ * carry no tags, so `smx` never exists); on smx_params everything but the answers smx tags
+ * `{to, user}` for other users' writes (a user's other tabs still arrive; `to` sorts them out).
+ */
+export function tagsFilter(kind: ChannelKind, user?: string): FilterNode | null {
+  if (kind === "ctl") return { key: "smx", cmp: "ex" };
+  if (kind === "params" && user) {
+    return {
+      op: "or",
+      nodes: [{ key: "to", cmp: "nex" }, { key: "user", cmp: "eq", val: user }],
+    };
+  }
+  return null;
 }
 
 function toSource(s: WanSourceInfo): SourceInfo | null {
@@ -127,6 +146,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
       const channel = join.centrifugo.channels[kind];
       const sub = this.#client.newSubscription(channel, {
         getToken: () => api.subscriptionToken(engine, channel).catch(unauthorized),
+        ...(tagsFilter(kind, opts.user) ? { tagsFilter: tagsFilter(kind, opts.user) } : {}),
       });
       sub.on("subscribed", () => {
         this.#subscribed.value = { ...this.#subscribed.peek(), [kind]: true };

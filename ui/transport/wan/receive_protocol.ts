@@ -38,4 +38,8 @@ export interface WorkerFrame {
   atMs: number;
 }
 
-export type FromWorker = WorkerFrame | { type: "error"; feed: number; message: string };
+export type FromWorker =
+  | WorkerFrame
+  | { type: "error"; feed: number; message: string }
+  /** The worker took a receiver's frames over (diagnostics). */
+  | { type: "started"; feed: number; via: "script-transform" | "encoded-streams" };

@@ -16,7 +16,6 @@ interface EncodedFrameLike {
 }
 
 const scope = self as unknown as {
-  onrtctransform: ((ev: Event & { transformer: Transformer }) => void) | null;
   onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
   postMessage(m: FromWorker, transfer?: Transferable[]): void;
 };
@@ -33,8 +32,10 @@ async function pump(
   readable: ReadableStream<EncodedFrameLike>,
   writable: WritableStream<EncodedFrameLike>,
   o: TransformOptions,
+  via: "script-transform" | "encoded-streams",
 ): Promise<void> {
   stopped.delete(o.feed);
+  scope.postMessage({ type: "started", feed: o.feed, via });
   const reader = readable.getReader();
   const writer = writable.getWriter();
   try {
@@ -70,13 +71,14 @@ async function pump(
   }
 }
 
-scope.onrtctransform = (ev) => {
-  const t = ev.transformer;
-  void pump(t.readable, t.writable, t.options);
-};
+// The event, not the onrtctransform attribute: every engine that has the API dispatches it.
+(self as unknown as EventTarget).addEventListener("rtctransform", (ev) => {
+  const t = (ev as Event & { transformer: Transformer }).transformer;
+  void pump(t.readable, t.writable, t.options, "script-transform");
+});
 
 scope.onmessage = (ev) => {
   const m = ev.data;
-  if (m.type === "streams") void pump(m.readable, m.writable, m.options);
+  if (m.type === "streams") void pump(m.readable, m.writable, m.options, "encoded-streams");
   else if (m.type === "close") stopped.add(m.feed);
 };

@@ -78,6 +78,10 @@ interface Feed {
   lingerTimer: ReturnType<typeof setTimeout> | undefined;
   /** Frames seen (for a made-up frame number when a publisher sends no timing SEI). */
   count: number;
+  /** The worker took the receiver's frames over (diagnostics). */
+  started: string;
+  /** The receiver's last inbound-rtp figures (diagnostics). */
+  rtp: Record<string, unknown> | null;
 }
 
 interface TileSub {
@@ -162,6 +166,38 @@ export class LiveKitVideoSource implements VideoSource {
     return this.#state;
   }
 
+  /** Plain diagnostics (window.__smxWan.video()): room, participants, feeds and tiles. */
+  diagnostics() {
+    return {
+      api: this.#api,
+      room: this.#room.state,
+      participants: [...this.#room.remoteParticipants.values()].map((p) => ({
+        identity: p.identity,
+        video: [...p.videoTrackPublications.values()].map((v) => ({
+          sid: v.trackSid,
+          subscribed: v.isSubscribed,
+        })),
+      })),
+      feeds: [...this.#feeds.values()].map((f) => ({
+        identity: f.identity,
+        receiver: !!f.receiver,
+        frames: f.count,
+        started: f.started,
+        rtp: f.rtp,
+        format: f.format,
+        sinks: f.sinks.size,
+      })),
+      tiles: [...this.#subs].map((s) => ({
+        source: s.source,
+        demand: s.wire,
+        feed: s.feed?.identity ?? null,
+        next: s.next?.identity ?? null,
+        announced: s.announced,
+      })),
+      demand: this.#lastDemand,
+    };
+  }
+
   subscribe(source: string, sink: VideoSink): VideoSubscription {
     const s: TileSub = {
       source,
@@ -237,8 +273,11 @@ export class LiveKitVideoSource implements VideoSource {
 
   async #connect(join: JoinTokens): Promise<void> {
     const rtcConfig: RTCConfiguration & { encodedInsertableStreams?: boolean } = {};
-    // Chromium without RTCRtpScriptTransform needs this for createEncodedStreams.
-    if (this.#api === "encoded-streams") rtcConfig.encodedInsertableStreams = true;
+    // Chromium hands a receiver's frames to a transform set after the track was negotiated (which
+    // is when LiveKit lets us see it) only on a connection made with this member; without it the
+    // frames bypassed the RTCRtpScriptTransform (measured: Chromium 156, WebRTC decoded 639
+    // frames, the worker saw none). createEncodedStreams needs it too. Other engines ignore it.
+    if (this.#api) rtcConfig.encodedInsertableStreams = true;
     try {
       await this.#room.connect(join.livekit.url, join.livekit.token, {
         autoSubscribe: false,
@@ -374,6 +413,8 @@ export class LiveKitVideoSource implements VideoSource {
       lastKeyRequest: 0,
       lingerTimer: undefined,
       count: 0,
+      started: "",
+      rtp: null,
     };
     this.#feeds.set(identity, f);
     this.#byId.set(f.id, f);
@@ -516,6 +557,10 @@ export class LiveKitVideoSource implements VideoSource {
       console.warn(`smx wan: ${f.identity}: ${m.message}`);
       return;
     }
+    if (m.type === "started") {
+      f.started = m.via;
+      return;
+    }
     if (m.format) f.format = m.format;
     f.count++;
     const fmt = f.format;
@@ -594,6 +639,25 @@ export class LiveKitVideoSource implements VideoSource {
         continue;
       }
       const figures = readReceiverStats(report);
+      report.forEach((v) => {
+        const r = v as Record<string, unknown>;
+        if (r.type !== "inbound-rtp") return;
+        f.rtp = {};
+        for (
+          const k of [
+            "packetsReceived",
+            "framesReceived",
+            "framesDecoded",
+            "keyFramesDecoded",
+            "framesDropped",
+            "frameWidth",
+            "frameHeight",
+            "pliCount",
+            "nackCount",
+            "decoderImplementation",
+          ]
+        ) if (k in r) f.rtp[k] = r[k];
+      });
       for (const s of f.sinks) {
         if (s.feed === f) setLinkStats(s.source, { path: "livekit", feed: f.identity, ...figures });
       }

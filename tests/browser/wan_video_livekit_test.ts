@@ -1,0 +1,303 @@
+/**
+ * The WAN page's transports against the real servers, without smx: a real livekit-server and a
+ * real Centrifugo (tests/support/), a WHIP publisher (server/wan/publisher/whip_session.ts) sending
+ * stamped Constrained Baseline frames with smx's timing SEI as `smx/main@640x360@30`, a stand-in
+ * site (tokens signed here with the servers' keys), and a stand-in for smx's relay: it publishes
+ * the StateMsg on smx_state, reads smx_ctl as the engine user and answers a `set` with an ack
+ * `to` the writer. Headless Chromium opens the WAN page and must: see the source, publish its
+ * demand, subscribe to the publisher, draw frames whose stamps advance (the encoded frames went
+ * through RTCRtpScriptTransform into the tile's own decoder), show LiveKit figures in the stats,
+ * and get a write acknowledged.
+ */
+import assert from "node:assert/strict";
+import * as esbuild from "esbuild";
+import { Centrifuge } from "centrifuge";
+import { AccessToken } from "livekit-server-sdk";
+import { H264Encoder } from "../../ffi/encoder.ts";
+import { withFrameSei } from "../../protocol/frame_sei.ts";
+import type { SnapshotMsg } from "../../protocol/params.ts";
+import { writeStamp } from "../../protocol/stamp.ts";
+import {
+  channelOf,
+  type JoinTokens,
+  type ParamsChannelMsg,
+  publisherIdentity,
+  REACH_META,
+  roomOf,
+  type StateMsg,
+} from "../../protocol/wan.ts";
+import { signHs256 } from "../../server/wan/jwt.ts";
+import { WhipSession } from "../../server/wan/publisher/whip_session.ts";
+import { publishToken } from "../../server/wan/publisher/tokens.ts";
+import { buildUi } from "../../ui/build.ts";
+import { launchChromium } from "../support/browser.ts";
+import { startCentrifugo } from "../support/centrifugo.ts";
+import { startLiveKit } from "../support/livekit.ts";
+import { tileStamp, waitUntil } from "./stack.ts";
+import type {} from "../../ui/diag.ts";
+
+const ENGINE = "exp";
+const W = 640, H = 360, FPS = 30;
+
+Deno.test({
+  name: "WAN page: video through LiveKit and parameters through Centrifugo (no smx)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ui = await buildUi({ minify: true });
+    await esbuild.stop();
+    const index = new TextDecoder().decode(ui.get("/index.html")).replace(
+      "<head>",
+      `<head>\n    <meta name="${REACH_META}" content="wan">`,
+    );
+    const ctx: {
+      lk?: Awaited<ReturnType<typeof startLiveKit>>;
+      cf?: Awaited<ReturnType<typeof startCentrifugo>>;
+    } = {};
+    const exp = () => Math.floor(Date.now() / 1000) + 600;
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        const p = new URL(req.url).pathname;
+        const json = (b: unknown, status = 200) =>
+          new Response(JSON.stringify(b), {
+            status,
+            headers: { "content-type": "application/json" },
+          });
+        const { lk, cf } = ctx;
+        if (p === "/api/wan/session") return json({ user: { id: "u1", name: "Tess", groups: [] } });
+        if (p === "/api/wan/engines") return json([{ id: ENGINE, label: "Exp", online: true }]);
+        if (p === "/api/wan/token") {
+          const at = new AccessToken(lk!.apiKey, lk!.apiSecret, {
+            identity: "viewer-u1",
+            ttl: 600,
+          });
+          at.addGrant({
+            roomJoin: true,
+            room: roomOf(ENGINE),
+            canSubscribe: true,
+            canPublish: false,
+            canPublishData: false,
+            hidden: true,
+          });
+          const join: JoinTokens = {
+            engine: ENGINE,
+            livekit: { url: lk!.url, room: roomOf(ENGINE), token: await at.toJwt(), expiresAt: 0 },
+            centrifugo: {
+              url: cf!.url,
+              token: await signHs256({ sub: "u1", exp: exp() }, cf!.tokenSecret),
+              channels: {
+                state: channelOf("state", ENGINE),
+                params: channelOf("params", ENGINE),
+                ctl: channelOf("ctl", ENGINE),
+              },
+              expiresAt: 0,
+            },
+          };
+          return json(join);
+        }
+        if (p === "/api/wan/token/connection") {
+          return json({
+            token: await signHs256({ sub: "u1", exp: exp() }, cf!.tokenSecret),
+            expiresAt: 0,
+          });
+        }
+        if (p === "/api/wan/token/subscription") {
+          const { channel } = await req.json();
+          return json({
+            token: await signHs256({ sub: "u1", channel, exp: exp() }, cf!.tokenSecret),
+            expiresAt: 0,
+          });
+        }
+        if (p === "/" || p === "/index.html") {
+          return new Response(index, { headers: { "content-type": "text/html; charset=utf-8" } });
+        }
+        const body = ui.get(p);
+        if (!body) return new Response("not found", { status: 404 });
+        return new Response(new Uint8Array(body), {
+          headers: { "content-type": p.endsWith(".css") ? "text/css" : "text/javascript" },
+        });
+      },
+    );
+    const origin = `http://127.0.0.1:${server.addr.port}`;
+    ctx.lk = await startLiveKit();
+    ctx.cf = await startCentrifugo({ origin });
+    const { lk, cf } = ctx;
+    const api = (method: string, body: unknown) =>
+      fetch(`${cf.apiUrl}/${method}`, {
+        method: "POST",
+        headers: { "x-api-key": cf.apiKey, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
+
+    // ---- smx's relay, stood in: the state, and acks for writes.
+    let value = 0.25;
+    let rev = 1;
+    const snapshot = (): SnapshotMsg => ({
+      v: 1,
+      type: "snapshot",
+      rev,
+      instanceId: "i1",
+      engine: "exp-engine",
+      channels: [{
+        path: "Gain",
+        type: "float",
+        label: "Gain",
+        min: 0,
+        max: 1,
+        default: 0,
+      }] as SnapshotMsg[
+        "channels"
+      ],
+      values: { Gain: value },
+    });
+    const state = (): StateMsg => ({
+      v: 1,
+      type: "state",
+      snapshot: snapshot(),
+      link: {
+        v: 1,
+        type: "link",
+        state: "connected",
+        engine: { name: "exp-engine", instanceId: "i1", url: "ws://x" },
+      },
+      sources: [{ id: "main", label: "Main", width: W, height: H, fps: FPS }],
+    });
+    await api("publish", { channel: channelOf("state", ENGINE), data: state() });
+    const ctlSeen: { type: string; client?: string }[] = [];
+    let idr = true;
+    const engineClient = new Centrifuge(cf.url, {
+      token: await signHs256({ sub: `engine:${ENGINE}`, exp: exp() }, cf.tokenSecret),
+    });
+    const ctlChannel = channelOf("ctl", ENGINE);
+    const ctl = engineClient.newSubscription(ctlChannel, {
+      token: await signHs256(
+        { sub: `engine:${ENGINE}`, channel: ctlChannel, exp: exp() },
+        cf.tokenSecret,
+      ),
+    });
+    ctl.on("publication", async (c) => {
+      const m = c.data as { type: string; id?: number; value?: number };
+      ctlSeen.push({ type: m.type, client: c.info?.client });
+      if (m.type === "keyframe") idr = true; // smx answers with an IDR
+      if (m.type === "set" && typeof m.value === "number") {
+        value = m.value;
+        rev++;
+        const delta: ParamsChannelMsg = { v: 1, type: "delta", rev, changes: ["Gain", value] };
+        await api("publish", { channel: channelOf("params", ENGINE), data: delta });
+        const ack: ParamsChannelMsg = { v: 1, type: "ack", id: m.id!, rev, to: c.info!.client };
+        await api("publish", { channel: channelOf("params", ENGINE), data: ack });
+      }
+    });
+    ctl.subscribe();
+    engineClient.connect();
+    await ctl.ready(10000);
+
+    // ---- the publisher: stamped frames with the timing SEI, one WHIP session.
+    const rendition = { source: "main", width: W, height: H, fps: FPS };
+    const enc = await H264Encoder.open({ width: W, height: H, fps: FPS, profile: "baseline" });
+    const whip = await WhipSession.open({
+      base: lk.httpUrl,
+      token: () => publishToken({ apiKey: lk.apiKey, apiSecret: lk.apiSecret }, ENGINE, rendition),
+      iceServers: [],
+      ice: { bindAddress: "127.0.0.1", extraHostAddresses: ["127.0.0.1"], ipv6: false },
+      pacing: { rateBytesPerSecond: 4_000_000, maxSpreadMs: 10 },
+      onKeyframeRequest: () => (idr = true),
+      onFailed: (r) => console.warn("whip failed:", r),
+    });
+    let sending = true;
+    const px = new Uint8Array(W * H * 4);
+    const sender = (async () => {
+      for (let i = 1; sending; i++) {
+        const captureUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+        px.fill(40 + (i % 100));
+        writeStamp(px, W, H, { frame: i, captureUs }, { channels: "bgra" });
+        const f = await enc.encodeRgba(px, W, H, { frame: i, captureUs, forceIdr: idr });
+        idr = false;
+        const au = withFrameSei(f.data, {
+          frame: i,
+          captureUs,
+          sentUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
+          encodeMs: f.encodeMs,
+        });
+        await whip.sendFrame(au, captureUs, f.keyframe);
+        await new Promise((r) => setTimeout(r, 1000 / FPS));
+      }
+    })();
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("console", (m) => {
+        if (!/willReadFrequently/.test(m.text())) console.log("page:", m.type(), m.text());
+      });
+      await page.goto(origin + "/");
+      await page.locator('[data-testid=tile][data-source="main"]').waitFor({ timeout: 15000 });
+      await waitUntil("a demand on smx_ctl", () => ctlSeen.some((m) => m.type === "demand"));
+      const dump = () =>
+        page.evaluate(() =>
+          JSON.stringify({
+            // deno-lint-ignore no-explicit-any
+            wan: (globalThis as any).__smxWan?.video(),
+            tile: (globalThis as unknown as Window).__smx?.tile("main"),
+          })
+        );
+      const first = await waitUntil("a stamp on the tile", () => tileStamp(page, "main"), 30000)
+        .catch(async (e) => {
+          console.log("page state:", await dump());
+          throw e;
+        });
+      const later = await waitUntil("the stamp to advance", async () => {
+        const s = await tileStamp(page, "main");
+        return s && s.frame > first.frame + 10 ? s : null;
+      }, 20000);
+      assert.ok(later.frame > first.frame);
+      await page.getByTestId("stats-toggle").click();
+      const snap = await waitUntil("LiveKit figures", () =>
+        page.evaluate(() => {
+          const t = (globalThis as unknown as Window).__smx!.tile("main");
+          return t?.link ? t : null;
+        }));
+      await page.waitForTimeout(3000);
+      const s2 = await page.evaluate(() => (globalThis as unknown as Window).__smx!.tile("main")!);
+      console.log(
+        `after 3 s: ${s2.fps} fps, received ${s2.framesReceived} decoded ${s2.framesDecoded} drawn ${s2.framesDrawn} dropped ${s2.droppedBeforeDecode}+${s2.droppedUndrawn} idr requests ${s2.keyframeRequests} gaps ${s2.gaps} g2g ${s2.g2gP50}/${s2.g2gP95} stages enc ${s2.encodeMs} net ${s2.transferMs} dec ${s2.decodeMs} draw ${s2.drawMs}; whip ${
+          JSON.stringify(whip.stats())
+        }`,
+      );
+      console.log(
+        `WAN tile: ${snap.fps} fps, g2g p50 ${snap.g2gP50.toFixed(1)} ms p95 ${
+          snap.g2gP95.toFixed(1)
+        }, ${snap.codec} ${snap.rendition}, path ${snap.path}, link ${JSON.stringify(snap.link)}`,
+      );
+      assert.equal(snap.link!.path, "livekit");
+      assert.equal(snap.link!.feed, publisherIdentity(rendition));
+      // A write through Centrifugo, acknowledged `to` this page.
+      const row = page.locator('[data-testid=param][data-param="Gain"]');
+      await row.waitFor({ timeout: 10000 });
+      const t0 = performance.now();
+      const ok = await page.evaluate(() => (globalThis as unknown as Window).__smx!.params.state);
+      assert.equal(ok, "open");
+      await row.getByTestId("param-number").fill("0.75");
+      await row.getByTestId("param-number").press("Enter");
+      await waitUntil("the echo", async () => (await row.getAttribute("data-value")) === "0.75");
+      console.log(
+        `write round trip (page → ctl → delta back): ${(performance.now() - t0).toFixed(0)} ms`,
+      );
+      assert.ok(ctlSeen.some((m) => m.type === "set"));
+      assert.deepEqual(errors, []);
+    } finally {
+      sending = false;
+      await sender.catch(() => {});
+      await browser.close().catch(() => {});
+      await whip.close().catch(() => {});
+      enc.close();
+      engineClient.disconnect();
+      await cf.stop();
+      await lk.stop();
+      await server.shutdown();
+    }
+  },
+});
