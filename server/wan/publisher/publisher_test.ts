@@ -149,6 +149,25 @@ Deno.test({
         }
       });
 
+      await t.step("a page's keyframe request brings an IDR, rate-limited", async () => {
+        // Nobody subscribes in LiveKit here, so no PLI: every IDR now is one we asked for.
+        await sleep(400); // past the session's MIN_IDR_INTERVAL_MS since the last one
+        const k0 = statsOf(pub, ID)!.keyframes;
+        pub.requestKeyframe(ID);
+        await waitFor(() => statsOf(pub, ID)!.keyframes > k0, "an IDR after the request", 3000);
+        // A flood: the bucket (burst 3, 1/s) and the session's interval keep IDRs rare.
+        const k1 = statsOf(pub, ID)!.keyframes;
+        for (let i = 0; i < 50; i++) {
+          pub.requestKeyframe(ID);
+          await sleep(20);
+        }
+        await sleep(300);
+        const flood = statsOf(pub, ID)!.keyframes - k1;
+        console.log(`50 keyframe requests in 1 s → ${flood} IDRs`);
+        assert.ok(flood <= 4, `IDRs bounded under a request flood (${flood})`);
+        pub.requestKeyframe("smx/unknown@1x1@1"); // not published: ignored
+      });
+
       await t.step("a local viewer of the same rendition shares the encode", async () => {
         const frames: EncodedFrame[] = [];
         const sub = s.sessions.subscribe(
