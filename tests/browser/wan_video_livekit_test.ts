@@ -260,7 +260,7 @@ Deno.test({
           const t = (globalThis as unknown as Window).__smx!.tile("main");
           return t?.link ? t : null;
         }));
-      await page.waitForTimeout(3000);
+      await page.waitForTimeout(Number(Deno.env.get("SMX_WAN_WATCH_MS") ?? 3000));
       const s2 = await page.evaluate(() => (globalThis as unknown as Window).__smx!.tile("main")!);
       console.log(
         `after 3 s: ${s2.fps} fps, received ${s2.framesReceived} decoded ${s2.framesDecoded} drawn ${s2.framesDrawn} dropped ${s2.droppedBeforeDecode}+${s2.droppedUndrawn} idr requests ${s2.keyframeRequests} gaps ${s2.gaps} g2g ${s2.g2gP50}/${s2.g2gP95} stages enc ${s2.encodeMs} net ${s2.transferMs} dec ${s2.decodeMs} draw ${s2.drawMs}; whip ${

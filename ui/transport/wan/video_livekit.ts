@@ -437,6 +437,14 @@ export class LiveKitVideoSource implements VideoSource {
   #attach(f: Feed, track: RemoteTrack): void {
     const receiver = track.receiver;
     if (!receiver || f.receiver === receiver) return;
+    if (f.count > 0) {
+      // A new receiver for a feed that played (LiveKit resubscribed after a reconnect): nothing
+      // decodes before its next SPS + IDR.
+      f.format = null;
+      for (const s of f.sinks) if (s.feed === f) s.announced = "";
+      f.lastKeyRequest = 0;
+      this.#askKeyframe(f);
+    }
     f.receiver = receiver;
     // WebRTC's own picture (never shown) with no added smoothing; our frames come before it.
     try {
