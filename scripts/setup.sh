@@ -5,7 +5,8 @@
 #                                  packages, gcc)
 #   bash scripts/setup.sh test     also what the tests need (ffmpeg/ffprobe, Chromium, Firefox ESR, valgrind,
 #                                  redis-server, livekit-server and Centrifugo (scripts/wan_servers.sh),
-#                                  zbarimg to decode the pairing QR off a frame)
+#                                  zbarimg to decode the pairing QR off a frame, mingw-w64 and
+#                                  Wine for the Windows shim)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev
   libturbojpeg0-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
   packages+=(ffmpeg chromium firefox-esr fonts-dejavu-core valgrind zbar-tools iproute2 redis-server)
+  # The Windows shim: cross-built with mingw-w64 (NVENC's API headers from libffmpeg-nvenc-dev),
+  # its Spout receiver tested under Wine (tests/windows_shim_test.ts).
+  packages+=(gcc-mingw-w64-x86-64 libffmpeg-nvenc-dev wine wine64)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,13 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* The only symbols the library exports: visibility on ELF (built with -fvisibility=hidden), and
+ * dllexport on Windows (once one symbol is dllexport, MinGW exports nothing else). */
+#ifdef _WIN32
+#define SMX_EXPORT __declspec(dllexport)
+#else
 #define SMX_EXPORT __attribute__((visibility("default")))
+#endif
 
 typedef enum {
   SMX_OK = 0,
@@ -28,17 +34,24 @@ typedef enum {
 } smx_status;
 
 /* Records a printf-style message for smx_last_error() and returns `code` for tail calls. */
-int smx_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* MinGW builds with __USE_MINGW_ANSI_STDIO=1: C99 printf (%zu, %lld), checked as gnu_printf. */
+#ifdef __MINGW32__
+#define SMX_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define SMX_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+int smx_fail(int code, const char *fmt, ...) SMX_PRINTF(2, 3);
 void smx_clear_error(void);
 
 SMX_EXPORT const char *smx_last_error(void);
 SMX_EXPORT int smx_last_error_code(void);
 SMX_EXPORT const char *smx_version(void);
 
-/* Wall-clock microseconds since the Unix epoch (CLOCK_REALTIME): the clock frame stamps use, so a
- * browser on the same machine can compare it with performance.timeOrigin + performance.now(). */
+/* Wall-clock microseconds since the Unix epoch (CLOCK_REALTIME; Windows:
+ * GetSystemTimePreciseAsFileTime): the clock frame stamps use, so a browser on the same machine
+ * can compare it with performance.timeOrigin + performance.now(). */
 SMX_EXPORT int64_t smx_now_us(void);
-/* CLOCK_MONOTONIC nanoseconds: heartbeats and durations. */
+/* CLOCK_MONOTONIC nanoseconds (Windows: QueryPerformanceCounter): heartbeats and durations. */
 SMX_EXPORT int64_t smx_monotonic_ns(void);
 
 #endif
