@@ -1,4 +1,4 @@
-/** Symbols of ffi/native/pattern.c and ffi/native/stamp.c (C signature beside each). */
+/** Symbols of ffi/native/pattern.c (C signature beside each); the stamp's are in stamp.ts. */
 export const patternSymbols = {
   // smx_pattern *smx_pattern_start(const char *ring_name, uint32_t width, uint32_t height,
   //                                uint32_t fps, uint32_t format)
@@ -19,19 +19,4 @@ export const patternSymbols = {
   smx_pattern_stats: { parameters: ["pointer", "buffer"], result: "i32" },
   // void smx_pattern_stop(smx_pattern *p) -- joins the render thread (at most one frame + 20 ms)
   smx_pattern_stop: { parameters: ["pointer"], result: "void" },
-
-  // uint32_t smx_stamp_band_height(uint32_t width)
-  smx_stamp_band_height: { parameters: ["u32"], result: "u32" },
-  // int smx_stamp_write(uint8_t *pixels, uint32_t width, uint32_t height, uint32_t stride,
-  //                     uint32_t format, uint32_t frame, int64_t capture_us)
-  smx_stamp_write: {
-    parameters: ["buffer", "u32", "u32", "u32", "u32", "u32", "i64"],
-    result: "i32",
-  },
-  // int smx_stamp_read(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t stride,
-  //                    uint32_t format, int64_t *out /* [frame, capture_us] */)
-  smx_stamp_read: {
-    parameters: ["buffer", "u32", "u32", "u32", "u32", "buffer"],
-    result: "i32",
-  },
 } as const satisfies Deno.ForeignLibraryInterface;
