@@ -129,7 +129,17 @@ async function encodeBudget(o: StartOptions, log: Logger): Promise<EncodeBudget>
 export async function start(o: StartOptions): Promise<Running> {
   const log = o.log;
   const lan = lanReach(o, log);
-  await prepareEmbeddedShim();
+  const shim = await prepareEmbeddedShim();
+  if (shim) {
+    log.info(
+      `native shim: ${shim.path} (${shim.action}${
+        shim.why ? `: the old copy had ${shim.why}` : ""
+      })`,
+    );
+  }
+  // Before anything starts (the demo engine): a compiled binary whose embedded UI is incomplete
+  // stops here, naming what is missing.
+  const assets = await UiAssets.load({ watch: o.dev, log: (m) => log.info(m) });
   // Before the demo engine starts, so that it inherits the raised limit too.
   const files = raiseOpenFilesLimit();
   const maxConnections = o.maxConnections ?? defaultMaxConnections(files.soft);
@@ -191,7 +201,6 @@ export async function start(o: StartOptions): Promise<Running> {
   });
   wakeSessions = () => sessions.wakeAll();
   const videoClients = new Set<VideoClient>();
-  const assets = await UiAssets.load({ watch: o.dev, log: (m) => log.info(m) });
 
   const hello = (): SmxHello => {
     const link = mirror.link;
