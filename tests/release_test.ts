@@ -335,3 +335,45 @@ Deno.test({
     assert.match(out, /shim: smx-shim 1 from .*libsmx\.so \(reused, sha256/);
   },
 });
+
+const denortWindows = Deno.env.get("DENORT_BIN_WINDOWS") ??
+  (() => {
+    try {
+      return Deno.statSync(cachedRuntimePath(windows)).isFile ? "cached" : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+
+Deno.test({
+  name: denortWindows
+    ? "release: deno compile builds dist/smx-windows-x64.exe with smx.dll inside"
+    : "release: deno compile for Windows gets through the graph with smx.dll staged, then names DENORT_BIN",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dll = shimStatus(ROOT, windows);
+    assert.ok(dll.built, dll.why);
+    stageUi(join(ROOT, EMBED_DIR), await ui(), windows.triple);
+    const r = await compileTarget(ROOT, windows, { check: false });
+    const staged = parseManifest(
+      Deno.readTextFileSync(join(ROOT, EMBED_DIR, "shim", MANIFEST_NAME)),
+      "shim",
+    );
+    assert.deepEqual(staged.files.map((f) => [f.path, f.sha256]), [[
+      "smx.dll",
+      sha256File(dll.path),
+    ]]);
+    if (r.ok) {
+      // A PE executable; it cannot be run here (see docs/windows.md).
+      const head = Deno.readFileSync(join(ROOT, windows.output)).subarray(0, 2);
+      assert.equal(binaryFormat(head), "pe");
+      return;
+    }
+    assert.equal(denortWindows, undefined, `${r.message}\n${r.output}`);
+    console.log("release_test: no Windows runtime (DENORT_BIN_WINDOWS) here: checked the attempt");
+    assert.match(r.output, /Compile .*main\.ts to dist\/smx-windows-x64\.exe/, r.output);
+    assert.match(r.output, /denort-x86_64-pc-windows-msvc\.zip/, r.output);
+    assert.match(r.message, /set DENORT_BIN=\/path\/to\/denort\.exe/);
+  },
+});
