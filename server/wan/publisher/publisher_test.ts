@@ -22,6 +22,7 @@ import {
   startLiveKit,
 } from "../../../tests/support/livekit.ts";
 import { WanPublisher } from "./publisher.ts";
+import { RTCP_SILENCE_MS } from "./whip_session.ts";
 import type { RenditionStats } from "./rendition_publisher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,6 +35,7 @@ interface Stack {
   engine: DemoProc;
   livekit: LiveKitServer;
   sessions: EncodeSessionManager;
+  catalog: SourceCatalog;
   rooms: RoomServiceClient;
   engineId: string;
 }
@@ -56,6 +58,7 @@ async function startStack(): Promise<Stack> {
       engine,
       livekit,
       sessions,
+      catalog,
       rooms: new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret),
       engineId: `wanpub${Deno.pid}`,
     };
@@ -330,6 +333,30 @@ Deno.test({
         assert.ok(st.framesSent > f0 + 10, "frames flow again");
         const ps = (await participants(s)).filter((x) => x.identity === ID);
         assert.equal(ps.length, 1, "one participant for the rendition");
+      });
+
+      await t.step("an engine restart is a pause, not a reconnect", async () => {
+        // While the engine is gone nothing is sent and LiveKit sends no RTCP either: the session
+        // must stay up and carry on with an IDR when frames come back.
+        const before = statsOf(pub, ID)!;
+        await s.engine.kill("SIGKILL");
+        await sleep(RTCP_SILENCE_MS + 2000);
+        s.engine = await startDemoEngine({
+          name: `wanpub-${Deno.pid}`,
+          portDir: s.dir,
+          outputs: true,
+        });
+        s.catalog.setEngineSenders(senderInfos(DEFAULT_OUTPUTS, s.engine.name, s.engine.pid));
+        s.sessions.wakeAll();
+        await waitFor(
+          () => statsOf(pub, ID)!.framesSent > before.framesSent + 30,
+          "frames from the restarted engine",
+          20_000,
+        );
+        const st = statsOf(pub, ID)!;
+        assert.equal(st.reconnects, before.reconnects, "no reconnect");
+        assert.equal(st.state, "publishing");
+        assert.ok(st.keyframes > before.keyframes, "the restarted source began with an IDR");
       });
 
       await t.step("close() DELETEs: the participant leaves at once", async () => {

@@ -12,9 +12,12 @@
  *   (WanPublisher shares them across sessions and reconnects at once when a session fails
  *   before connecting and the answer named servers it did not have);
  * - failure is reported once through `onFailed`: ICE/DTLS state failed or closed, disconnected
- *   for DISCONNECTED_GRACE_MS, or no RTCP from the SFU for RTCP_SILENCE_MS. The last one matters:
- *   werift's consent check takes 30 s to notice a server that vanished (a LiveKit restart),
- *   while the SFU sends receiver reports or transport-cc feedback many times a second;
+ *   for DISCONNECTED_GRACE_MS, or RTP going out for RTCP_SILENCE_MS with no RTCP coming back.
+ *   The last one matters: werift's consent check takes 30 s to notice a server that vanished or
+ *   froze, while the SFU answers media with receiver reports and transport-cc feedback several
+ *   times a second (max gap ~0.4 s measured). It answers only media, though: while nothing is
+ *   sent (the engine restarting) its RTCP stops too, so silence counts only from the first RTP
+ *   packet sent after the last RTCP;
  * - PLI and FIR from the SFU go to `onKeyframeRequest` (the owner asks the encoder for an IDR);
  * - an access unit becomes RTP packets (h264_rtp.ts) handed to the pacer (pacer.ts), which spreads
  *   keyframe bursts over a few milliseconds;
@@ -46,8 +49,11 @@ export const H264_FMTP = "level-asymmetry-allowed=1;packetization-mode=1;profile
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** "disconnected" may heal by itself (a consent check lost); longer than this it is a failure. */
 export const DISCONNECTED_GRACE_MS = 3_000;
-/** The SFU sends RTCP (RR, transport-cc, REMB) constantly; silence this long: it is gone. */
+/** RTP sent this long with no RTCP back (RR, transport-cc, PLI…): the SFU is gone. */
 export const RTCP_SILENCE_MS = 4_000;
+const WATCHDOG_TICK_MS = 500;
+/** No RTP for this long: a pause in sending (the watchdog does not count it as silence). */
+const SENDING_GAP_MS = 1_000;
 export const DEFAULT_GATHER_TIMEOUT_MS = 2_000;
 /** How long close() waits for the DELETE. */
 export const DELETE_TIMEOUT_MS = 2_000;
@@ -105,6 +111,9 @@ export interface WhipSessionStats {
   firs: number;
   nacks: number;
   pacedFrames: number;
+  /** RTCP packets from the SFU, and the longest silence between two (the watchdog's margin). */
+  rtcp: number;
+  maxRtcpGapMs: number;
 }
 
 function waitFor<T>(
@@ -142,6 +151,9 @@ export class WhipSession {
   #failed = false;
   #closing: Promise<void> | undefined;
   #lastRtcpMs = performance.now();
+  /** First RTP packet sent since the last RTCP arrived (undefined: none). */
+  #rtpSinceRtcpMs: number | undefined;
+  #lastRtpMs = -Infinity;
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #disconnectedSince: number | undefined;
   #unsubscribe: (() => void)[] = [];
@@ -154,6 +166,8 @@ export class WhipSession {
     firs: 0,
     nacks: 0,
     pacedFrames: 0,
+    rtcp: 0,
+    maxRtcpGapMs: 0,
   };
 
   private constructor(opts: WhipSessionOptions) {
@@ -284,19 +298,31 @@ export class WhipSession {
       () => nack.unSubscribe(),
     );
     this.#lastRtcpMs = performance.now();
+    let lastTick = performance.now();
     this.#watchdog = setInterval(() => {
       const now = performance.now();
-      if (now - this.#lastRtcpMs > RTCP_SILENCE_MS) {
-        this.#fail(`no RTCP from the SFU for ${RTCP_SILENCE_MS} ms`);
+      const late = now - lastTick > 2 * WATCHDOG_TICK_MS;
+      lastTick = now;
+      // A tick this late means our own event loop stalled: the RTCP that arrived meanwhile is
+      // still queued behind this callback. Judge on the next tick.
+      if (late) return;
+      const rtpSince = this.#rtpSinceRtcpMs;
+      const sending = now - this.#lastRtpMs < SENDING_GAP_MS;
+      if (sending && rtpSince !== undefined && now - rtpSince > RTCP_SILENCE_MS) {
+        this.#fail(`no RTCP from the SFU for ${RTCP_SILENCE_MS} ms of sending`);
       } else if (
         this.#disconnectedSince !== undefined &&
         now - this.#disconnectedSince > DISCONNECTED_GRACE_MS
       ) this.#fail(`ICE disconnected for ${DISCONNECTED_GRACE_MS} ms`);
-    }, 500);
+    }, WATCHDOG_TICK_MS);
   }
 
   #onRtcp(p: RtcpPacket): void {
-    this.#lastRtcpMs = performance.now();
+    const now = performance.now();
+    this.#stats.rtcp++;
+    this.#stats.maxRtcpGapMs = Math.max(this.#stats.maxRtcpGapMs, now - this.#lastRtcpMs);
+    this.#lastRtcpMs = now;
+    this.#rtpSinceRtcpMs = undefined;
     if (p.type !== PSFB) return;
     // deno-lint-ignore no-explicit-any
     const fb = (p as any).feedback as {
@@ -322,6 +348,12 @@ export class WhipSession {
 
   #write(pkt: RtpPacket): void {
     if (this.#failed || this.#closing) return;
+    const now = performance.now();
+    // After a pause in sending (no frames), silence is counted afresh: the SFU had nothing to
+    // answer, and the RTCP about the last packets before the pause may never come.
+    if (now - this.#lastRtpMs > SENDING_GAP_MS) this.#rtpSinceRtcpMs = undefined;
+    this.#lastRtpMs = now;
+    this.#rtpSinceRtcpMs ??= now;
     this.#stats.packets++;
     this.#stats.bytes += pkt.payload.length + 12;
     this.#sender.sendRtp(pkt).catch((e) => this.#fail(`RTP send failed: ${e?.message ?? e}`));
