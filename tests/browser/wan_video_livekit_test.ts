@@ -34,6 +34,30 @@ import { launchChromium } from "../support/browser.ts";
 import { startCentrifugo } from "../support/centrifugo.ts";
 import { startLiveKit } from "../support/livekit.ts";
 import { tileStamp, waitUntil } from "./stack.ts";
+import puppeteer from "puppeteer-core";
+import { readStamp } from "../../protocol/stamp.ts";
+
+const FIREFOX = Deno.env.get("SMX_FIREFOX") ?? "/usr/bin/firefox-esr";
+
+/** A tile's canvas as base64 RGBA (run in the page). */
+const READ_CANVAS = (src: string) => {
+  const c = document.querySelector<HTMLCanvasElement>(
+    `[data-testid=tile][data-source="${src}"] canvas`,
+  );
+  if (!c || !c.width) return null;
+  const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+  let s = "";
+  for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+  return { width: c.width, height: c.height, b64: btoa(s) };
+};
+
+function decodeStamp(r: { width: number; height: number; b64: string } | null) {
+  if (!r) return null;
+  const bin = atob(r.b64);
+  const px = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) px[i] = bin.charCodeAt(i);
+  return readStamp(px, r.width, r.height, { channels: "rgba" });
+}
 import type {} from "../../ui/diag.ts";
 
 const ENGINE = "exp";
@@ -43,7 +67,7 @@ Deno.test({
   name: "WAN page: video through LiveKit and parameters through Centrifugo (no smx)",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
+  async fn(t) {
     const ui = await buildUi({ minify: true });
     await esbuild.stop();
     const index = new TextDecoder().decode(ui.get("/index.html")).replace(
@@ -288,6 +312,80 @@ Deno.test({
       );
       assert.ok(ctlSeen.some((m) => m.type === "set"));
       assert.deepEqual(errors, []);
+      await page.close();
+      await t.step(
+        "Firefox ESR: plays through RTCRtpScriptTransform, or says why it cannot",
+        async () => {
+          const ff = await puppeteer.launch({
+            browser: "firefox",
+            executablePath: FIREFOX,
+            headless: true,
+            protocol: "webDriverBiDi",
+            // LiveKit offers only 127.0.0.1 here, and Firefox leaves loopback out of ICE by default.
+            extraPrefsFirefox: { "media.peerconnection.ice.loopback": true },
+          });
+          try {
+            const fp = await ff.newPage();
+            const ferrors: string[] = [];
+            fp.on("pageerror", (e) => ferrors.push(String(e)));
+            await fp.setViewport({ width: 1200, height: 800 });
+            await fp.goto(origin + "/");
+            const h264 = await fp.evaluate(() =>
+              !!RTCRtpReceiver.getCapabilities("video")?.codecs.some((c) =>
+                c.mimeType.toLowerCase() === "video/h264"
+              )
+            );
+            if (!h264) {
+              // Firefox receives H.264 only with the OpenH264 plugin, which Mozilla downloads on
+              // first use; a fresh test profile has none. The tile must say so, not wait forever.
+              const status = await waitUntil("the tile to say why", async () => {
+                const t = await fp.$eval(
+                  '[data-testid=tile][data-source="main"]',
+                  (el) => [el.getAttribute("data-status"), el.textContent ?? ""],
+                );
+                return t[0] === "ended" ? t[1] : null;
+              });
+              console.log(`Firefox without OpenH264: "${status}"`);
+              assert.match(status, /H\.264/);
+              assert.deepEqual(ferrors, []);
+              return;
+            }
+            const stamp = () => fp.evaluate(READ_CANVAS, "main").then(decodeStamp);
+            const f1 = await waitUntil("a stamp in Firefox", stamp, 30000).catch(async (e) => {
+              console.log(
+                "firefox state:",
+                await fp.evaluate(() =>
+                  JSON.stringify({
+                    // deno-lint-ignore no-explicit-any
+                    wan: (globalThis as any).__smxWan?.video(),
+                    tile: (globalThis as unknown as Window).__smx?.tile("main"),
+                  })
+                ),
+              );
+              throw e;
+            });
+            await waitUntil("Firefox's stamp to advance", async () => {
+              const x = await stamp();
+              return x && x.frame > f1.frame + 10 ? x : null;
+            }, 20000);
+            const info = await fp.evaluate(() => ({
+              ua: navigator.userAgent,
+              // deno-lint-ignore no-explicit-any
+              api: (globalThis as any).__smxWan?.video().api,
+              tile: (globalThis as unknown as Window).__smx!.tile("main"),
+            }));
+            console.log(
+              `Firefox: ${info.ua}; frames by ${info.api}; ${info.tile?.fps} fps, g2g p50 ${
+                info.tile?.g2gP50?.toFixed(1)
+              } ms, path ${info.tile?.path}, ${info.tile?.codec}`,
+            );
+            assert.equal(info.api, "script-transform");
+            assert.deepEqual(ferrors, []);
+          } finally {
+            await ff.close().catch(() => {});
+          }
+        },
+      );
     } finally {
       sending = false;
       await sender.catch(() => {});

@@ -118,6 +118,18 @@ export function encodedFrameApi(
   return null;
 }
 
+/** Why this browser cannot receive smx's H.264 over WebRTC, or null when it can. */
+export function h264Problem(g: typeof globalThis = globalThis): string | null {
+  const R = (g as { RTCRtpReceiver?: { getCapabilities?(k: string): RTCRtpCapabilities | null } })
+    .RTCRtpReceiver;
+  if (!R) return "this browser has no WebRTC";
+  const caps = R.getCapabilities?.("video");
+  if (!caps) return null; // cannot tell: try
+  if (caps.codecs.some((c) => c.mimeType.toLowerCase() === "video/h264")) return null;
+  return "this browser cannot receive H.264 over WebRTC (Firefox: enable the OpenH264 plugin " +
+    "in Add-ons → Plugins)";
+}
+
 export class LiveKitVideoSource implements VideoSource {
   readonly #state = signal<ConnectionState>("connecting");
   readonly sources: ReadonlySignal<readonly SourceInfo[]>;
@@ -125,6 +137,7 @@ export class LiveKitVideoSource implements VideoSource {
   readonly #feeds = new Map<string, Feed>();
   readonly #byId = new Map<number, Feed>();
   readonly #api = encodedFrameApi();
+  readonly #h264 = h264Problem();
   #room: Room;
   #worker: Worker | null = null;
   #nextFeed = 1;
@@ -210,9 +223,15 @@ export class LiveKitVideoSource implements VideoSource {
       closed: false,
     };
     this.#subs.add(s);
+    const cannot = this.#h264 ?? (this.#api ? null : "this browser cannot hand encoded video " +
+      "frames to the page (no RTCRtpScriptTransform)");
     return {
       setDemand: (d) => {
         if (s.closed) return;
+        if (cannot) {
+          if (d) queueMicrotask(() => sink.ended?.(cannot));
+          return;
+        }
         s.demand = d ? { ...d } : null;
         s.wire = d ? wireDemand(source, d) : null;
         if (!d) this.#detach(s);
