@@ -2,7 +2,7 @@
  * The real check of what WanPublisher sends: headless Chromium joins the engine's LiveKit room
  * with livekit-client (a subscribe-only, hidden viewer token), subscribes to the rendition's
  * track by its participant identity, and reads every encoded frame off the RTCRtpReceiver
- * (encoded insertable streams) before it is decoded: the frame timing SEI must be in each one, frame
+ * (RTCRtpScriptTransform) before it is decoded: the frame timing SEI must be in each one, frame
  * numbers must advance, and the video must decode at the rendition's size. LiveKit's PLI for the
  * new subscriber must reach the publisher (stats.plis) and be answered with an IDR.
  *
@@ -30,39 +30,44 @@ const FRAME_SEI = fileURLToPath(new URL("../../../protocol/frame_sei.ts", import
  * decoded (reading the SEI), then lets it go on to the decoder; presentation times come from
  * requestVideoFrameCallback. Everything lands in window.r.
  *
- * The encoded frames are taken with the peer connection's `encodedInsertableStreams` and
- * createEncodedStreams, set up as each receiver appears (the "track" event). Found here with
- * livekit-client 2.23 in Chromium 156: an RTCRtpScriptTransform on the same receiver gets its
- * \`rtctransform\` event but never a frame (the video still decodes, bypassing it), while the same
- * transform on a plain pair of RTCPeerConnections works. livekit-client also sets
- * \`receiver.transform = null\` on subscribed video tracks without packet-trailer features
- * (FrameMetadataManager.setupPassthroughReceiver) when it runs its frame-metadata worker.
+ * The frames are taken with an RTCRtpScriptTransform installed when livekit-client creates the
+ * video transceiver (RTCPeerConnection.prototype.addTransceiver), not at the "track" event or on
+ * TrackSubscribed. Found here (Chromium 156, livekit-client 2.23): on the receiver of a
+ * transceiver created locally before negotiation (recvonly, as livekit-client does), a transform
+ * set once the track arrived gets its \`rtctransform\` event but never a frame, and the video
+ * decodes past it; the same transform on an answerer's receiver, or set right after
+ * addTransceiver, works. (livekit-client also sets \`receiver.transform = null\` on subscribed video
+ * tracks without packet-trailer features when its frame-metadata worker runs:
+ * FrameMetadataManager.setupPassthroughReceiver.)
  */
 const PAGE_SRC = `
 import { Room, RoomEvent } from "livekit-client";
 import { readFrameSei } from ${JSON.stringify(FRAME_SEI)};
 const q = new URLSearchParams(location.search);
 const r = window.r = { frames: [], presented: [], errors: [], width: 0, height: 0, state: "" };
-const Native = window.RTCPeerConnection;
-window.RTCPeerConnection = class extends Native {
-  constructor(config, ...rest) {
-    super({ ...(config ?? {}), encodedInsertableStreams: true }, ...rest);
-    // livekit-client reconfigures its connections: the flag must stay or Chromium refuses.
-    const set = this.setConfiguration.bind(this);
-    this.setConfiguration = (c) => set({ ...c, encodedInsertableStreams: true });
-    this.addEventListener("track", (ev) => {
-      if (ev.track.kind !== "video") return;
-      const { readable, writable } = ev.receiver.createEncodedStreams();
-      readable.pipeThrough(new TransformStream({
-        transform(frame, ctl) {
-          const atUs = (performance.timeOrigin + performance.now()) * 1000;
-          r.frames.push({ atUs, type: frame.type, rtp: frame.getMetadata().rtpTimestamp,
-            bytes: frame.data.byteLength, t: readFrameSei(new Uint8Array(frame.data)) });
-          ctl.enqueue(frame);
-        },
-      })).pipeTo(writable).catch((e) => r.errors.push("encoded streams: " + e));
-    });
+const WORKER = URL.createObjectURL(new Blob([\`
+  self.onrtctransform = (ev) => {
+    const { readable, writable } = ev.transformer;
+    readable.pipeThrough(new TransformStream({ transform(frame, ctl) {
+      const data = frame.data.slice(0);
+      self.postMessage({ atUs: (performance.timeOrigin + performance.now()) * 1000, type: frame.type,
+        rtp: frame.getMetadata().rtpTimestamp, data }, [data]);
+      ctl.enqueue(frame);
+    } })).pipeTo(writable);
+  };\`], { type: "text/javascript" }));
+const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+RTCPeerConnection.prototype.addTransceiver = function (kind, init) {
+  const t = addTransceiver.call(this, kind, init);
+  const isVideo = kind === "video" || kind?.kind === "video";
+  if (isVideo && (init?.direction ?? "sendrecv") !== "sendonly") {
+    const w = new Worker(WORKER);
+    w.onmessage = (e) => {
+      const { data, ...f } = e.data;
+      r.frames.push({ ...f, bytes: data.byteLength, t: readFrameSei(new Uint8Array(data)) });
+    };
+    t.receiver.transform = new RTCRtpScriptTransform(w, {});
   }
+  return t;
 };
 const room = new Room({ adaptiveStream: false, dynacast: false });
 room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
