@@ -228,8 +228,12 @@ export class LiveKitVideoSource implements VideoSource {
     return {
       setDemand: (d) => {
         if (s.closed) return;
-        if (cannot) {
-          if (d) queueMicrotask(() => sink.ended?.(cannot));
+        const why = cannot ??
+          (d?.codec === "jpeg"
+            ? "the WAN reach sends H.264 only, and this page decodes neither WebCodecs nor WASM H.264"
+            : null);
+        if (why) {
+          if (d) queueMicrotask(() => sink.ended?.(why));
           return;
         }
         s.demand = d ? { ...d } : null;
@@ -638,9 +642,6 @@ export class LiveKitVideoSource implements VideoSource {
     const asked = s.demand?.codec;
     const format: VideoCodec = asked === "h264" || asked === "h264-baseline" ? asked : WAN_FORMAT;
     const r = f.rendition;
-    const want = s.wire
-      ? wantedRendition(s.wire, this.sources.peek().find((x) => x.id === s.source))
-      : null;
     return {
       source: s.source,
       width: fmt.width,
@@ -649,9 +650,6 @@ export class LiveKitVideoSource implements VideoSource {
       encoder: "smx via LiveKit",
       format,
       codec: fmt.codec,
-      ...(want && publisherIdentity(want) !== f.identity && s.demand
-        ? { limited: { by: "link" as const, asked: { ...s.demand } } }
-        : {}),
     };
   }
 
