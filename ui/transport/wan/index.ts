@@ -107,11 +107,14 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
     let user: string | undefined;
     let engines: EngineEntry[];
     try {
+      // Both at once (one round trip less before the first frame); signed out fails both alike.
+      const enginesP = api.engines();
+      enginesP.catch(() => {}); // awaited below; the session's failure is the one reported
       const s = await api.session();
       guard.clear();
       user = s?.user?.name || s?.user?.email || s?.user?.id;
       userId = typeof s?.user?.id === "string" ? s.user.id : undefined;
-      engines = await api.engines();
+      engines = await enginesP;
     } catch (e) {
       return problem(e);
     }
