@@ -115,6 +115,9 @@ Deno.test({
     const logs: string[] = [];
     const pub = newPublisher(s, logs);
     try {
+      const udpSockets = () => listeningAddresses(Deno.pid).filter((a) => a.startsWith("udp"));
+      const udpBefore = udpSockets().length;
+
       await t.step("a wanted rendition becomes a participant with a video track", async () => {
         const t0 = performance.now();
         pub.setWanted([R]);
@@ -367,6 +370,11 @@ Deno.test({
         console.log(`close() took ${took.toFixed(0)} ms`);
         assert.deepEqual(left, [], "gone right after close()");
         assert.ok(took < 2500, `close() bounded (${took.toFixed(0)} ms)`);
+        // Every session's ICE sockets (a dozen reconnects and renditions by now) are closed.
+        await waitFor(() => udpSockets().length <= udpBefore, "ICE sockets closed", 3000)
+          .catch((e) => {
+            throw new Error(`${e.message}: ${udpSockets().join(", ")} (before: ${udpBefore})`);
+          });
         assert.ok(
           logs.some((l) => /publishing \(http:\/\/127\.0\.0\.1:\d+\/whip\/v1\/PA_/.test(l)),
         );
@@ -388,6 +396,29 @@ Deno.test({
           );
         } finally {
           await bad.close();
+        }
+      });
+
+      await t.step("a source the engine does not offer: no participant, waits", async () => {
+        const odd = newPublisher(s, logs);
+        const gone: PublishedRendition = {
+          source: "no-such-output",
+          width: 320,
+          height: 180,
+          fps: 15,
+        };
+        try {
+          odd.setWanted([gone]);
+          await waitFor(() => !!statsOf(odd, publisherIdentity(gone))?.lastError, "an error", 5000);
+          const st = statsOf(odd, publisherIdentity(gone))!;
+          assert.equal(st.state, "retrying");
+          assert.match(st.lastError!, /not offered now/);
+          assert.ok(
+            !(await participants(s)).some((x) => x.identity === publisherIdentity(gone)),
+            "no participant was created for it",
+          );
+        } finally {
+          await odd.close();
         }
       });
 

@@ -194,6 +194,13 @@ export class RenditionPublisher {
   async #run(): Promise<void> {
     let attempt = 0;
     while (!this.#stopped) {
+      // A source the engine does not offer now (engine restarting, an output removed): wait here
+      // rather than create a LiveKit participant that would leave again at once.
+      if (!this.o.sessions.resolve(this.o.rendition.source)) {
+        this.#fail(new Error(`source "${this.o.rendition.source}" is not offered now`));
+        await this.#sleep(backoffMs(attempt++));
+        continue;
+      }
       const failure = Promise.withResolvers<string>();
       this.#failure = failure;
       const iceKey = iceServersKey(this.o.iceServers());
