@@ -8,6 +8,7 @@
  */
 import { type EncodedFrame, H264Encoder, type RingSource } from "../ffi/encoder.ts";
 import { JpegEncoder } from "../ffi/jpeg.ts";
+import { WinH264Encoder } from "../ffi/win_encoder.ts";
 import type { VideoCodec } from "../protocol/video.ts";
 import type { Rendition } from "../protocol/size_classes.ts";
 
@@ -45,7 +46,8 @@ export async function openCodecEncoder(o: CodecEncoderOptions): Promise<CodecEnc
       return JpegEncoder.open({ width: o.width, height: o.height });
     case "h264":
     case "h264-baseline":
-      return await H264Encoder.open({
+      // Windows: NVENC on D3D11 or Media Foundation (ffi/win_encoder.ts), same interface.
+      return await (Deno.build.os === "windows" ? WinH264Encoder : H264Encoder).open({
         width: o.width,
         height: o.height,
         fps: o.fps,
