@@ -124,15 +124,41 @@ async function gpuLines(): Promise<string[]> {
   return out;
 }
 
-/** The encode test on frames from a ring reader (frame-ring or pattern sender). */
-async function encodeRing(
-  ringName: string,
+/** What the encode test needs of an encoder: ffi/encoder.ts's H264Encoder and
+ * ffi/win_encoder.ts's WinH264Encoder both fit. */
+export interface TestEncoder {
+  readonly name: string;
+  readonly skipped: string;
+  encodeRing(reader: TestReader, forceIdr?: boolean): Promise<EncodedFrameLike | null>;
+  encodeRgba(
+    pixels: Uint8Array,
+    width: number,
+    height: number,
+    o?: { forceIdr?: boolean },
+  ): Promise<EncodedFrameLike>;
+  close(): void;
+}
+interface EncodedFrameLike {
+  convertMs: number;
+  encodeMs: number;
+}
+/** A frame-ring reader (ffi/ring.ts) or a Spout receiver (ffi/spout.ts). */
+export interface TestReader {
+  readonly pointer: Deno.PointerObject;
+  exclusive?<T>(fn: (pointer: Deno.PointerObject) => Promise<T>): Promise<T>;
+  wait(afterFrame: bigint, timeoutMs: number): Promise<boolean>;
+  info(): { frame: bigint; width: number; height: number };
+  close(): void;
+}
+type OpenEncoder = (width: number, height: number) => Promise<TestEncoder>;
+
+/** The encode test on frames from a reader (frame-ring, pattern or Spout sender). */
+async function encodeReader(
+  reader: TestReader,
   source: string,
+  open: OpenEncoder,
   o: VerifyOptions,
 ): Promise<EncodeResult> {
-  const { FrameRingReader } = await import("../ffi/ring.ts");
-  const { H264Encoder } = await import("../ffi/encoder.ts");
-  const reader = FrameRingReader.open(ringName);
   try {
     let after = 0n;
     // The first frame gives the size.
@@ -141,12 +167,7 @@ async function encodeRing(
       if (performance.now() - t0 > 5000) throw new Error(`${source}: no frame within 5 s`);
     }
     const { width, height } = reader.info();
-    const enc = await H264Encoder.open({
-      width: width & ~1,
-      height: height & ~1,
-      fps: 60,
-      preference: o.encoders,
-    });
+    const enc = await open(Math.max(16, width & ~1), Math.max(16, height & ~1));
     try {
       const total: number[] = [];
       const convert: number[] = [];
@@ -173,10 +194,9 @@ async function encodeRing(
 }
 
 /** The encode test on a synthetic moving picture (no sender to read), through encodeRgba. */
-async function encodeSynthetic(o: VerifyOptions): Promise<EncodeResult> {
-  const { H264Encoder } = await import("../ffi/encoder.ts");
+async function encodeSynthetic(open: OpenEncoder, o: VerifyOptions): Promise<EncodeResult> {
   const [width, height] = [1280, 720];
-  const enc = await H264Encoder.open({ width, height, fps: 60, preference: o.encoders });
+  const enc = await open(width, height);
   try {
     const pixels = new Uint8Array(width * height * 4);
     const total: number[] = [];
@@ -198,7 +218,7 @@ async function encodeSynthetic(o: VerifyOptions): Promise<EncodeResult> {
     return summarize(
       enc.name,
       enc.skipped,
-      "synthetic 1280x720 picture",
+      "synthetic 1280x720 picture at 60 fps",
       width,
       height,
       total,
@@ -239,6 +259,13 @@ function summarize(
   };
 }
 
+/** A sender's flags by name ("FRAME_COUNT|ACTIVE"), from the module's SpoutFlag table. */
+function spoutFlags(mod: AnyModule, flags: number): string {
+  const table = (mod.SpoutFlag ?? {}) as Record<string, number>;
+  const names = Object.entries(table).filter(([, bit]) => flags & bit).map(([n]) => n);
+  return names.join("|") || String(flags);
+}
+
 /** Runs every check, printing as it goes; returns the exit code. */
 export async function verify(o: VerifyOptions): Promise<number> {
   const out = o.out ?? ((l: string) => console.log(l));
@@ -273,26 +300,26 @@ export async function verify(o: VerifyOptions): Promise<number> {
   for (const l of await gpuLines()) out(l);
 
   out(`\n== senders`);
-  let spoutFirst: AnyModule | undefined;
+  let spoutFirst: string | undefined;
   const spout = await optionalModule(
     "../ffi/spout.ts",
     (m) => out(windows ? `Spout module not built (${m})` : "Spout: Windows only"),
   );
-  if (spout && shimOk) {
+  if (spout && !windows) out("Spout: Windows only");
+  else if (spout && shimOk) {
     try {
-      const senders = callAny(spout, ["listSpoutSenders", "listSenders"]) as AnyModule[];
+      const senders = callAny(spout, ["listSpoutSenders"]) as AnyModule[];
       out(`Spout senders: ${senders.length}`);
       for (const s of senders) {
         out(
-          `  ${s.name}\t${s.width}x${s.height}\t${
-            Object.entries(s).filter(([k]) => !["name", "width", "height"].includes(k))
-              .map(([k, v]) => `${k}=${v}`).join(" ")
-          }`,
+          `  ${s.name}\t${s.width}x${s.height}\tdxgi format ${s.dxgiFormat}\tflags ${
+            spoutFlags(spout, s.flags)
+          }\tsender frame ${s.senderFrame}${s.description ? `\t${s.description}` : ""}`,
         );
       }
-      spoutFirst = senders[0];
+      spoutFirst = senders[0]?.name;
     } catch (e) {
-      out(`Spout: cannot list senders: ${(e as Error).message}`);
+      out(`Spout module not usable (${(e as Error).message})`);
     }
   }
   let ringFirst: string | undefined;
@@ -311,21 +338,33 @@ export async function verify(o: VerifyOptions): Promise<number> {
   }
 
   out(`\n== NVENC`);
-  const winEncoder = await optionalModule(
-    "../ffi/win_encoder.ts",
-    (m) => windows && out(`Windows encoder module not built (${m})`),
-  );
-  if (winEncoder && shimOk) {
-    try {
-      const caps = await callAny(winEncoder, ["nvencCapabilities", "probeNvenc", "capabilities"]);
-      for (const [k, v] of Object.entries(caps as AnyModule)) out(`  ${k}: ${JSON.stringify(v)}`);
-    } catch (e) {
-      out(`NVENC capabilities: unavailable: ${(e as Error).message}`);
+  let openEncoder: OpenEncoder | undefined;
+  if (windows) {
+    const win = await optionalModule(
+      "../ffi/win_encoder.ts",
+      (m) => out(`Windows encoder module not built (${m})`),
+    );
+    if (win && shimOk) {
+      try {
+        const caps = await callAny(win, ["winEncoderCaps"]) as AnyModule;
+        const nvenc = caps.nvenc ?? {};
+        if (nvenc.error) out(`NVENC: not available: ${nvenc.error}`);
+        else {
+          out("NVENC: available");
+          for (const [k, v] of Object.entries(nvenc)) out(`  ${k}: ${v}`);
+        }
+        out(`Media Foundation: ${typeof caps.mf === "string" ? caps.mf : caps.mf?.error}`);
+      } catch (e) {
+        out(`Windows encoder module not usable (${(e as Error).message})`);
+      }
+      if (typeof win.WinH264Encoder?.open === "function") {
+        openEncoder = (width, height) =>
+          win.WinH264Encoder.open({ width, height, fps: 60, preference: o.encoders });
+      }
     }
-  }
-  if (shimOk && !windows) {
+  } else if (shimOk) {
+    const { H264Encoder } = await import("../ffi/encoder.ts");
     try {
-      const { H264Encoder } = await import("../ffi/encoder.ts");
       const enc = await H264Encoder.open({
         width: 1280,
         height: 720,
@@ -337,31 +376,38 @@ export async function verify(o: VerifyOptions): Promise<number> {
     } catch (e) {
       out(`h264_nvenc (libavcodec): does not open: ${(e as Error).message}`);
     }
+    openEncoder = (width, height) =>
+      H264Encoder.open({ width, height, fps: 60, preference: o.encoders });
   }
 
   out(`\n== encode test (${o.seconds} s)`);
-  if (!shimOk) {
-    out("FAIL: the shim did not load, so nothing can encode");
+  if (!shimOk || !openEncoder) {
+    out(`FAIL: nothing can encode: ${shimOk ? "no encoder module in this build" : "no shim"}`);
     return 1;
   }
   let r: EncodeResult;
   try {
     if (o.pattern) ringFirst = spoutFirst = undefined;
-    if (spoutFirst && winEncoder) {
-      r = await callAny(winEncoder, ["verifyEncode"], spoutFirst, o);
+    if (spoutFirst && spout) {
+      const reader = spout.SpoutReceiver.open(spoutFirst) as TestReader;
+      r = await encodeReader(reader, `Spout sender "${spoutFirst}"`, openEncoder, o);
     } else if (ringFirst) {
-      r = await encodeRing(ringFirst, `frame-ring sender "${ringFirst}"`, o);
+      const { FrameRingReader } = await import("../ffi/ring.ts");
+      const reader = FrameRingReader.open(ringFirst);
+      r = await encodeReader(reader, `frame-ring sender "${ringFirst}"`, openEncoder, o);
     } else if (!windows) {
       const { PatternSender } = await import("../ffi/pattern.ts");
+      const { FrameRingReader } = await import("../ffi/ring.ts");
       const ring = `smx-verify-${Deno.pid}`;
       const pattern = PatternSender.start(ring, 1280, 720, 60);
       try {
-        r = await encodeRing(ring, "pattern sender 1280x720@60", o);
+        const reader = FrameRingReader.open(ring);
+        r = await encodeReader(reader, "pattern sender 1280x720@60", openEncoder, o);
       } finally {
         pattern.stop();
       }
     } else {
-      r = await encodeSynthetic(o);
+      r = await encodeSynthetic(openEncoder, o);
     }
   } catch (e) {
     out(`FAIL: nothing can encode: ${(e as Error).message}`);

@@ -51,3 +51,27 @@ Deno.test("smx verify exits 1 when nothing can encode, 2 for a bad flag", async 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--seconds 0: a number of seconds/);
 });
+
+// Compile-time: the Windows classes fit what smx verify calls on them (deno check fails otherwise).
+type Fits = [
+  (e: import("../ffi/win_encoder.ts").WinH264Encoder) => import("../server/verify.ts").TestEncoder,
+  (e: import("../ffi/encoder.ts").H264Encoder) => import("../server/verify.ts").TestEncoder,
+  (r: import("../ffi/spout.ts").SpoutReceiver) => import("../server/verify.ts").TestReader,
+  (r: import("../ffi/ring.ts").FrameRingReader) => import("../server/verify.ts").TestReader,
+];
+export const fits: Fits = [(e) => e, (e) => e, (r) => r, (r) => r];
+
+Deno.test("smx verify finds what it calls in the Windows modules (imported by name at run time)", async () => {
+  // verify.ts imports these by computed specifiers and looks functions up by name, so that a
+  // build without them still reports; a rename would silently turn into "not usable": not here.
+  const spout = await import("../ffi/spout.ts");
+  assert.equal(typeof spout.listSpoutSenders, "function");
+  assert.equal(typeof spout.SpoutReceiver.open, "function");
+  assert.equal(typeof spout.SpoutFlag.FRAME_COUNT, "number");
+  const win = await import("../ffi/win_encoder.ts");
+  assert.equal(typeof win.winEncoderCaps, "function");
+  assert.equal(typeof win.WinH264Encoder.open, "function");
+  // Off Windows they say so instead of touching smx.dll's symbols.
+  assert.deepEqual(spout.listSpoutSenders(), []);
+  await assert.rejects(() => win.winEncoderCaps(), /Windows only/);
+});
