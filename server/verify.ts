@@ -22,6 +22,8 @@ export interface VerifyOptions {
   seconds: number;
   /** Encode the test pattern (Linux) or a synthetic picture even when senders exist. */
   pattern?: boolean;
+  /** Write the encode test's H.264 (Annex-B) here, for ffprobe / trace_headers. */
+  outFile?: string;
   encoders?: string[];
   out?: (line: string) => void;
 }
@@ -139,6 +141,7 @@ export interface TestEncoder {
   close(): void;
 }
 interface EncodedFrameLike {
+  data: Uint8Array;
   convertMs: number;
   encodeMs: number;
 }
@@ -158,6 +161,7 @@ async function encodeReader(
   source: string,
   open: OpenEncoder,
   o: VerifyOptions,
+  sink: (au: Uint8Array) => void,
 ): Promise<EncodeResult> {
   try {
     let after = 0n;
@@ -180,6 +184,7 @@ async function encodeReader(
         const f = await enc.encodeRing(reader, total.length === 0);
         if (!f) continue;
         total.push(performance.now() - c0);
+        sink(f.data);
         convert.push(f.convertMs);
         encode.push(f.encodeMs);
       }
@@ -194,7 +199,11 @@ async function encodeReader(
 }
 
 /** The encode test on a synthetic moving picture (no sender to read), through encodeRgba. */
-async function encodeSynthetic(open: OpenEncoder, o: VerifyOptions): Promise<EncodeResult> {
+async function encodeSynthetic(
+  open: OpenEncoder,
+  o: VerifyOptions,
+  sink: (au: Uint8Array) => void,
+): Promise<EncodeResult> {
   const [width, height] = [1280, 720];
   const enc = await open(width, height);
   try {
@@ -210,6 +219,7 @@ async function encodeSynthetic(open: OpenEncoder, o: VerifyOptions): Promise<Enc
       const c0 = performance.now();
       const f = await enc.encodeRgba(pixels, width, height, { forceIdr: i === 0 });
       total.push(performance.now() - c0);
+      sink(f.data);
       convert.push(f.convertMs);
       encode.push(f.encodeMs);
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 / 60 - (performance.now() - c0))));
@@ -386,15 +396,19 @@ export async function verify(o: VerifyOptions): Promise<number> {
     return 1;
   }
   let r: EncodeResult;
+  const file = o.outFile
+    ? Deno.openSync(o.outFile, { write: true, create: true, truncate: true })
+    : undefined;
+  const sink = (au: Uint8Array) => file?.writeSync(au);
   try {
     if (o.pattern) ringFirst = spoutFirst = undefined;
     if (spoutFirst && spout) {
       const reader = spout.SpoutReceiver.open(spoutFirst) as TestReader;
-      r = await encodeReader(reader, `Spout sender "${spoutFirst}"`, openEncoder, o);
+      r = await encodeReader(reader, `Spout sender "${spoutFirst}"`, openEncoder, o, sink);
     } else if (ringFirst) {
       const { FrameRingReader } = await import("../ffi/ring.ts");
       const reader = FrameRingReader.open(ringFirst);
-      r = await encodeReader(reader, `frame-ring sender "${ringFirst}"`, openEncoder, o);
+      r = await encodeReader(reader, `frame-ring sender "${ringFirst}"`, openEncoder, o, sink);
     } else if (!windows) {
       const { PatternSender } = await import("../ffi/pattern.ts");
       const { FrameRingReader } = await import("../ffi/ring.ts");
@@ -402,16 +416,18 @@ export async function verify(o: VerifyOptions): Promise<number> {
       const pattern = PatternSender.start(ring, 1280, 720, 60);
       try {
         const reader = FrameRingReader.open(ring);
-        r = await encodeReader(reader, "pattern sender 1280x720@60", openEncoder, o);
+        r = await encodeReader(reader, "pattern sender 1280x720@60", openEncoder, o, sink);
       } finally {
         pattern.stop();
       }
     } else {
-      r = await encodeSynthetic(openEncoder, o);
+      r = await encodeSynthetic(openEncoder, o, sink);
     }
   } catch (e) {
     out(`FAIL: nothing can encode: ${(e as Error).message}`);
     return 1;
+  } finally {
+    file?.close();
   }
   out(`source: ${r.source} (${r.width}x${r.height})`);
   out(`encoder: ${r.encoder}${r.skipped ? ` (passed over: ${r.skipped})` : ""}`);
@@ -421,6 +437,7 @@ export async function verify(o: VerifyOptions): Promise<number> {
       r.convertP50.toFixed(2)
     }, encode p50 ${r.encodeP50.toFixed(2)})`,
   );
+  if (o.outFile) out(`stream: ${o.outFile} (H.264 Annex-B, ${r.frames} access units)`);
   if (!r.frames) {
     out("FAIL: the encoder opened but encoded no frame");
     return 1;
@@ -429,13 +446,14 @@ export async function verify(o: VerifyOptions): Promise<number> {
   return 0;
 }
 
-export const VERIFY_HELP = `usage: smx verify [--seconds N] [--encoders LIST] [--pattern]
+export const VERIFY_HELP =
+  `usage: smx verify [--seconds N] [--encoders LIST] [--pattern] [--out FILE]
 
 Prints what to check first on a new machine: system and GPU adapters, Spout or frame-ring
 senders, NVENC capabilities, then encodes the first sender (or a test pattern) for N seconds
 (default 10) and prints fps, encode ms p50/p95 and the encoder used. Exit code 1 when nothing
-can encode. --pattern encodes the test pattern even when senders exist. docs/windows.md
-explains the output.
+can encode. --pattern encodes the test pattern even when senders exist; --out FILE writes the
+encoded H.264 (Annex-B) there, e.g. for ffprobe. docs/windows.md explains the output.
 `;
 
 export async function verifyCli(args: string[]): Promise<number> {
@@ -447,6 +465,7 @@ export async function verifyCli(args: string[]): Promise<number> {
         seconds: { type: "string", default: "10" },
         encoders: { type: "string", default: Deno.env.get("SMX_ENCODERS") },
         pattern: { type: "boolean", default: false },
+        out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -464,5 +483,5 @@ export async function verifyCli(args: string[]): Promise<number> {
     return 2;
   }
   const encoders = f.encoders?.split(",").map((s) => s.trim()).filter(Boolean);
-  return await verify({ seconds, encoders, pattern: f.pattern });
+  return await verify({ seconds, encoders, pattern: f.pattern, outFile: f.out });
 }

@@ -1,6 +1,6 @@
 /**
  * `smx verify` as a user runs it (deno run main.ts verify): on this Linux machine the pattern
- * sender encoded with libx264 for 2 s; exit 1 when nothing can encode (only h264_nvenc allowed,
+ * sender encoded with libx264 for 2 s, the stream written with --out and read by ffprobe; exit 1 when nothing can encode (only h264_nvenc allowed,
  * and this machine has no NVIDIA driver); exit 2 for a bad flag.
  */
 import assert from "node:assert/strict";
@@ -19,7 +19,8 @@ async function verify(args: string[]) {
 }
 
 Deno.test("smx verify --seconds 2: system, senders, NVENC, then the pattern encoded with libx264", async () => {
-  const r = await verify(["--seconds", "2", "--pattern"]);
+  const h264 = Deno.makeTempFileSync({ suffix: ".h264" });
+  const r = await verify(["--seconds", "2", "--pattern", "--out", h264]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   for (const section of ["== system", "== senders", "== NVENC", "== encode test (2 s)"]) {
     assert.ok(r.stdout.includes(section), `${section}:\n${r.stdout}`);
@@ -35,6 +36,21 @@ Deno.test("smx verify --seconds 2: system, senders, NVENC, then the pattern enco
   const [p50, p95] = /encode ms: p50 ([\d.]+), p95 ([\d.]+)/.exec(r.stdout)!.slice(1).map(Number);
   assert.ok(p50 > 0 && p95 >= p50, r.stdout);
   assert.match(r.stdout, /\nOK\n/);
+  // --out: the stream as encoded, readable by ffprobe.
+  assert.match(r.stdout, /stream: .*\.h264 \(H\.264 Annex-B, \d+ access units\)/);
+  const probe = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_name,width,height",
+      "-of",
+      "csv=p=0",
+      h264,
+    ],
+  }).output();
+  assert.equal(new TextDecoder().decode(probe.stdout).trim(), "h264,1280,720");
+  Deno.removeSync(h264);
 });
 
 Deno.test("smx verify exits 1 when nothing can encode, 2 for a bad flag", async () => {
