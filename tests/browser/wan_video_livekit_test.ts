@@ -257,8 +257,29 @@ Deno.test({
       page.on("console", (m) => {
         if (!/willReadFrequently/.test(m.text())) console.log("page:", m.type(), m.text());
       });
+      const loadAt = Date.now();
       await page.goto(origin + "/");
       await page.locator('[data-testid=tile][data-source="main"]').waitFor({ timeout: 15000 });
+      // Time to first frame from page load (the rendition already published; polled every 20 ms).
+      await waitUntil(
+        "a first drawn frame",
+        () =>
+          page.evaluate(() =>
+            ((globalThis as unknown as Window).__smx?.tile("main")?.framesDrawn ?? 0) > 0
+          ),
+        30000,
+        20,
+      ).catch(() => {});
+      console.log(`time to first frame from page load: ${Date.now() - loadAt} ms`);
+      const marks = await page.evaluate(() => [
+        ...performance.getEntriesByType("mark").map((m) => `${m.name} ${Math.round(m.startTime)}`),
+        ...performance.getEntriesByType("resource").filter((r) => /\.js/.test(r.name)).map((r) =>
+          `${r.name.replace(/^.*\//, "")} ${Math.round(r.startTime)}-${
+            Math.round((r as PerformanceResourceTiming).responseEnd)
+          }`
+        ),
+      ]);
+      console.log(`WAN page marks (ms from navigation): ${marks.join(", ")}`);
       await waitUntil("a demand on smx_ctl", () => ctlSeen.some((m) => m.type === "demand"));
       const dump = () =>
         page.evaluate(() =>

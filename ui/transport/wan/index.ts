@@ -17,6 +17,7 @@ import { GateMessage, SignIn } from "../../wan/sign_in.tsx";
 import { CentrifugeParamSource } from "./params_centrifuge.ts";
 import { SignedOutError, SignInGuard, SiteApi, SiteError, type StorageLike } from "./site_api.ts";
 import { LiveKitVideoSource } from "./video_livekit.ts";
+import { mark } from "./marks.ts";
 
 export interface WanPageOptions {
   root: HTMLElement;
@@ -41,6 +42,7 @@ function storage(kind: "localStorage" | "sessionStorage"): StorageLike | null {
 
 export async function startWanPage(opts: WanPageOptions): Promise<void> {
   const { root } = opts;
+  mark("start");
   const api = opts.api ?? new SiteApi();
   const guard = new SignInGuard(storage("sessionStorage"));
   const show = (node: ComponentChild) => render(node, root);
@@ -76,6 +78,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
     } catch (e) {
       return problem(e);
     }
+    mark("tokens");
     const params = new CentrifugeParamSource({
       api,
       join: tokens,
@@ -115,6 +118,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       user = s?.user?.name || s?.user?.email || s?.user?.id;
       userId = typeof s?.user?.id === "string" ? s.user.id : undefined;
       engines = await enginesP;
+      mark("engines");
     } catch (e) {
       return problem(e);
     }

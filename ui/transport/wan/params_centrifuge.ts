@@ -29,6 +29,7 @@ import {
 import type { ConnectionState, EngineStatus, ParamSource, SourceInfo } from "../types.ts";
 import { type MirrorEvent, ParamMirror } from "./param_mirror.ts";
 import { SignedOutError, type SiteApi } from "./site_api.ts";
+import { mark } from "./marks.ts";
 import { CoalescedWrites, PendingAcks } from "./writes.ts";
 
 /** Without a StateMsg this long after subscribing, read history, then ask with `sync`. */
@@ -136,6 +137,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
       name: "smx-ui",
     });
     this.#client.on("connected", (ctx) => {
+      mark("centrifugo-connected");
       this.#mirror.me = ctx.client;
       this.#connected.value = true;
       this.#updateState();
@@ -167,6 +169,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
       sub.on("publication", (ctx) => {
         if (kind === "state") {
           clearTimeout(this.#stateTimer);
+          if (this.#mirror.stats.states === 0) mark("first-state");
           this.#mirror.onState(ctx.data);
         } else if (kind === "params") this.#mirror.onParams(ctx.data);
         // smx_ctl: other pages' demands and writes; nothing for us.

@@ -48,6 +48,7 @@ import type {
 import { chooseIdentity, pageDemand, sameDemand, wantedRendition, wireDemand } from "./demand.ts";
 import type { StreamFormat } from "./encoded.ts";
 import type { CtlLink } from "./params_centrifuge.ts";
+import { mark } from "./marks.ts";
 import {
   type FromWorker,
   type ToWorker,
@@ -153,6 +154,8 @@ export class LiveKitVideoSource implements VideoSource {
 
   constructor(private opts: LiveKitVideoOptions) {
     this.sources = opts.link.sources;
+    // The receive worker loads while the room connects (not at the first track).
+    if (this.#api && !this.#h264) this.#workerOrNull();
     this.#room = this.#makeRoom();
     void this.#connect(opts.join);
     this.#heartbeat = setInterval(() => this.#publishDemand(true), DEMAND_HEARTBEAT_MS);
@@ -318,6 +321,7 @@ export class LiveKitVideoSource implements VideoSource {
     if (this.#closed) return;
     let next: ConnectionState;
     if (st === LkState.Connected) {
+      if (!this.#everOpen) mark("room-connected");
       next = "open";
       this.#everOpen = true;
     } else if (st === LkState.Connecting) next = this.#everOpen ? "reconnecting" : "connecting";
@@ -384,6 +388,7 @@ export class LiveKitVideoSource implements VideoSource {
     const changed = !sameDemand(tiles, this.#lastDemand);
     if (!changed && (!heartbeat || tiles.length === 0)) return;
     if (this.opts.link.publishCtl({ v: WAN_WIRE_VERSION, type: "demand", tiles })) {
+      if (this.#lastDemand.length === 0 && tiles.length > 0) mark("demand");
       this.#lastDemand = tiles;
     }
   }
@@ -454,6 +459,7 @@ export class LiveKitVideoSource implements VideoSource {
       return;
     }
     f.publication = pub;
+    mark(`track:${f.identity}`);
     this.#attach(f, track);
   }
 
@@ -593,7 +599,7 @@ export class LiveKitVideoSource implements VideoSource {
       return;
     }
     if (m.format) f.format = m.format;
-    f.count++;
+    if (f.count++ === 0) mark(`first-frame:${f.identity}`);
     const fmt = f.format;
     const t = m.timing;
     const receivedMs = m.atMs;
@@ -620,6 +626,7 @@ export class LiveKitVideoSource implements VideoSource {
           continue;
         }
         s.announced = key;
+        mark(`first-keyframe:${f.identity}`);
         s.sink.info(this.#info(s, f, fmt));
       }
       s.sink.frame({
