@@ -331,7 +331,7 @@ export async function verify(o: VerifyOptions): Promise<number> {
     } catch (e) {
       out(`Spout module not usable (${(e as Error).message})`);
     }
-  }
+  } else if (spout) out("Spout senders: not listed (the shim did not load, above)");
   let ringFirst: string | undefined;
   if (!windows && shimOk) {
     try {
