@@ -15,10 +15,11 @@ export const MINGW_GCC = "x86_64-w64-mingw32-gcc";
 export const MINGW_PACKAGE = "gcc-mingw-w64-x86-64";
 
 /** Files of ffi/native/ that compile for Windows as they are (checked: no POSIX calls). */
-export const PORTABLE_SOURCES = ["smx_common.c", "stamp.c", "proc_limits.c"];
+export const PORTABLE_SOURCES = ["smx_common.c", "stamp.c", "proc_limits.c", "sps_rewrite.c"];
 
 /** Import libraries: D3D11/DXGI (Spout receiver, video processor), Media Foundation (the
- * fallback encoder), COM, the registry (Spout's MaxSenders) and winmm (1 ms timer period). */
+ * fallback encoder; ICodecAPI's IID from strmiids), COM and OLE automation (VARIANTs), the
+ * registry (Spout's MaxSenders) and winmm (1 ms timer period). */
 export const WINDOWS_LIBS = [
   "-ld3d11",
   "-ldxgi",
@@ -28,6 +29,8 @@ export const WINDOWS_LIBS = [
   "-lmfuuid",
   "-lmf",
   "-lole32",
+  "-loleaut32",
+  "-lstrmiids",
   "-ladvapi32",
   "-lwinmm",
 ];

@@ -266,6 +266,7 @@ struct smx_spout_receiver {
   uint32_t tex_handle;
   D3D11_TEXTURE2D_DESC tex_desc;
   ID3D11Texture2D *own, *staging; /* our copy, and its CPU-readable twin */
+  ID3D11Texture2D *injected;       /* smx_spout_d3d_selftest: stands in for OpenSharedResource */
 };
 
 static SRWLOCK registry_lock = SRWLOCK_INIT;
@@ -480,6 +481,11 @@ static HANDLE legacy_handle(uint32_t h) {
  * adapter in turn (a device on the wrong adapter cannot open it). */
 static int open_shared(smx_spout_receiver *r, uint32_t handle) {
   HRESULT hr = E_FAIL;
+  if (r->injected) {
+    ID3D11Texture2D_AddRef(r->injected);
+    r->shared = r->injected;
+    return SMX_OK;
+  }
   if (r->dev) {
     hr = ID3D11Device_OpenSharedResource(r->dev, legacy_handle(handle), &IID_ID3D11Texture2D,
                                          (void **)&r->shared);
@@ -805,3 +811,74 @@ int smx_spout_receiver_gpu_frame(smx_spout_receiver *r, ID3D11Device **device,
 }
 
 void smx_spout_receiver_gpu_done(smx_spout_receiver *r) { leave(r); }
+
+int64_t smx_spout_d3d_selftest(uint32_t width, uint32_t height, uint32_t dxgi_format,
+                               uint32_t keyed, uint8_t *dst, uint64_t dst_cap, char *msg,
+                               uint32_t msg_cap) {
+  if (!dst || !msg || !msg_cap || width < 1 || height < 1 || width > 4096 || height > 4096 ||
+      (dxgi_format != DXGI_FORMAT_B8G8R8A8_UNORM && dxgi_format != DXGI_FORMAT_R8G8B8A8_UNORM))
+    return smx_fail(SMX_E_INVALID_ARG, "smx_spout_d3d_selftest: bad arguments");
+  smx_spout_receiver *r = calloc(1, sizeof *r);
+  uint8_t *init = malloc((size_t)width * height * 4);
+  if (!r || !init) {
+    free(r), free(init);
+    return smx_fail(SMX_E_NO_MEMORY, "smx_spout_d3d_selftest: out of memory");
+  }
+  snprintf(r->name, sizeof r->name, "selftest");
+  /* what a sender would have drawn: byte i of pixel (x, y) = (x + 2y + 64i) & 255, in the
+   * texture's own channel order; the caller checks the BGRA it gets back */
+  for (uint32_t y = 0; y < height; y++)
+    for (uint32_t x = 0; x < width; x++)
+      for (uint32_t i = 0; i < 4; i++)
+        init[((size_t)y * width + x) * 4 + i] = (uint8_t)(x + 2 * y + 64 * i);
+  int64_t st = SMX_OK;
+  IDXGIFactory1 *factory = NULL;
+  IDXGIAdapter1 *a = NULL;
+  HRESULT hr = CreateDXGIFactory1(&IID_IDXGIFactory1, (void **)&factory);
+  if (SUCCEEDED(hr)) hr = IDXGIFactory1_EnumAdapters1(factory, 0, &a);
+  if (SUCCEEDED(hr)) hr = create_device(r, a);
+  if (FAILED(hr)) {
+    st = fail_r(r, SMX_E_IO, "no D3D11 device on the first adapter (HRESULT 0x%08lx)",
+                (unsigned long)hr);
+  } else {
+    r->adapter = a, a = NULL;
+    D3D11_TEXTURE2D_DESC d = {.Width = width, .Height = height, .MipLevels = 1, .ArraySize = 1,
+                              .Format = (DXGI_FORMAT)dxgi_format, .SampleDesc = {1, 0},
+                              .Usage = D3D11_USAGE_DEFAULT, .BindFlags = D3D11_BIND_SHADER_RESOURCE,
+                              .MiscFlags = keyed ? D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX
+                                                 : D3D11_RESOURCE_MISC_SHARED};
+    D3D11_SUBRESOURCE_DATA data = {.pSysMem = init, .SysMemPitch = width * 4};
+    hr = ID3D11Device_CreateTexture2D(r->dev, &d, &data, &r->injected);
+    if (FAILED(hr))
+      st = fail_r(r, SMX_E_IO, "CreateTexture2D of a %ux%u shared texture failed (HRESULT "
+                  "0x%08lx)", width, height, (unsigned long)hr);
+  }
+  if (st == SMX_OK) {
+    r->info = (smx_spout_shared_info){.share_handle = 1, .width = width, .height = height,
+                                      .format = dxgi_format};
+    if ((uint64_t)width * height * 4 > dst_cap)
+      st = fail_r(r, SMX_E_RESIZED, "dst holds %llu bytes", (unsigned long long)dst_cap);
+    if (st == SMX_OK) st = copy_to_own(r);
+    if (st == SMX_OK && keyed && !r->keyed)
+      st = fail_r(r, SMX_E_IO, "the keyed-mutex texture gave no IDXGIKeyedMutex");
+    if (st == SMX_OK) st = read_back(r, dst);
+    if (st == SMX_OK) {
+      DXGI_ADAPTER_DESC1 ad;
+      char desc[256] = "?";
+      if (SUCCEEDED(IDXGIAdapter1_GetDesc1(r->adapter, &ad)))
+        WideCharToMultiByte(CP_UTF8, 0, ad.Description, -1, desc, sizeof desc, NULL, NULL);
+      snprintf(r->err, sizeof r->err, "adapter '%s', video support %s, own texture + staging "
+               "readback of %ux%u DXGI format %u%s", desc, r->video_support ? "yes" : "no", width,
+               height, dxgi_format, r->keyed ? ", under its keyed mutex" : "");
+      st = (int64_t)width * height * 4;
+    }
+  }
+  snprintf(msg, msg_cap, "%s", r->err);
+  RELEASE(r->injected);
+  RELEASE(a);
+  if (factory) IDXGIFactory1_Release(factory);
+  release_device(r);
+  free(init);
+  free(r);
+  return st;
+}

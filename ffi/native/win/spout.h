@@ -116,6 +116,18 @@ SMX_EXPORT const char *smx_spout_receiver_error(smx_spout_receiver *r);
 /* Waits for a call still running on another thread, then frees everything. NULL is a no-op. */
 SMX_EXPORT void smx_spout_receiver_close(smx_spout_receiver *r);
 
+/* Checks this machine's D3D11 side of the receiver without a sender: a device on the first
+ * adapter, a shared texture (keyed != 0: with a keyed mutex, taken with key 0 around the copy as
+ * a sender's would be) of width x height (DXGI 87 BGRA or 28 RGBA) holding byte
+ * (x + 2y + 64i) & 255 at channel i of pixel (x, y), copied into a receiver's own texture and
+ * read back as BGRA into dst exactly as copy_latest does (only OpenSharedResource is left out).
+ * Returns the bytes written or a negative status; msg gets what was used or what failed.
+ * Synchronous. (For Wine, which cannot share textures between processes, and for the
+ * verification script on a real machine.) */
+SMX_EXPORT int64_t smx_spout_d3d_selftest(uint32_t width, uint32_t height, uint32_t dxgi_format,
+                                          uint32_t keyed, uint8_t *dst, uint64_t dst_cap,
+                                          char *msg, uint32_t msg_cap);
+
 /* ---- for the Windows encoder in this DLL (not exported) ----
  * GPU path: copies the newest frame into the receiver's own texture (as copy_latest does, without
  * the readback) and hands out the receiver's device, immediate context and that texture. The
