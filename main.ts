@@ -140,10 +140,22 @@ async function main(argv: string[]): Promise<void> {
   if (command === "engines") {
     const { describeEngine, discoverEngines } = await import("./server/engine/discovery.ts");
     const { listSenders } = await import("./ffi/ring.ts");
-    const r = await discoverEngines({ explicit: f.engine, listSenders: () => listSenders() });
+    const { listSpoutSenders, SPOUT_AVAILABLE } = await import("./ffi/spout.ts");
+    const r = await discoverEngines({
+      explicit: f.engine,
+      listSenders: () => listSenders(),
+      ...(SPOUT_AVAILABLE ? { listSpoutSenders: () => listSpoutSenders() } : {}),
+    });
     // name, pid, url, via, usable or why not: two engines of the same name differ somewhere.
     for (const e of r.engines) console.log(describeEngine(e));
     for (const p of r.problems) console.log(`# ${p}`);
+    console.log(
+      r.spout.ran
+        ? `# spout: ${r.spout.senders.length} sender(s)${
+          r.spout.senders.map((s) => `\n#   ${s.name} ${s.width}x${s.height}`).join("")
+        }`
+        : `# spout: ${r.spout.why}`,
+    );
     if (!r.engines.length) console.log("no engine found");
     else if (!r.engines.some((e) => e.usable)) console.log("# no usable engine");
     return;

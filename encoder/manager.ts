@@ -20,7 +20,8 @@ import {
 import { budgetedPixelRate, type EncodeBudget, fitsBudget } from "./budget.ts";
 
 export interface SourceInfo extends Rendition {
-  /** Current frame-ring name of this source; changes when the engine restarts. */
+  /** Current frame-source reference of this source: a ring name, or "spout:<sender>" on Windows
+   * (encoder/frame_source.ts); changes when the engine restarts. */
   ring: string;
 }
 

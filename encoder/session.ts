@@ -12,8 +12,8 @@
  * engine restart is a gap followed by an IDR, not an error.
  */
 import type { EncodedFrame } from "../ffi/encoder.ts";
-import { FrameRingReader } from "../ffi/ring.ts";
 import { WriterGoneError } from "../ffi/errors.ts";
+import { type FrameSource, openFrameSource } from "./frame_source.ts";
 import type { VideoCodec } from "../protocol/video.ts";
 import type { Rendition } from "../protocol/size_classes.ts";
 import { type CodecEncoder, isIntraOnly, openCodecEncoder } from "./codec_encoder.ts";
@@ -54,7 +54,8 @@ export interface Subscriber {
 }
 
 export interface SessionOptions {
-  /** Source id → current frame-ring name (re-resolved after an engine restart). */
+  /** Source id → current frame-source reference: a ring name or "spout:<sender>"
+   * (encoder/frame_source.ts; re-resolved after an engine restart). */
   resolveRing(source: string): string | undefined;
   encoderPreference?: string[];
   bitrateKbps?: number;
@@ -218,10 +219,10 @@ export class EncodeSession {
       this.#ready.resolve();
       while (!this.#stopped) {
         const ring = this.opts.resolveRing(this.key.source);
-        let reader: FrameRingReader | undefined;
+        let reader: FrameSource | undefined;
         try {
           if (!ring) throw new Error(`source ${this.key.source} is not available`);
-          reader = FrameRingReader.open(ring);
+          reader = openFrameSource(ring);
           attempt = 0;
           await this.#pump(reader, this.#encoder);
         } catch (e) {
@@ -246,7 +247,7 @@ export class EncodeSession {
     }
   }
 
-  async #pump(reader: FrameRingReader, encoder: CodecEncoder): Promise<void> {
+  async #pump(reader: FrameSource, encoder: CodecEncoder): Promise<void> {
     let last = 0n;
     let lastCaptureUs = 0;
     // Skip source frames that come sooner than ~3/4 of our frame interval: a 60 Hz source feeds

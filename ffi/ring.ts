@@ -11,6 +11,7 @@ import {
   ClosedError,
   errorFor,
   InvalidArgumentError,
+  NotFoundError,
   SmxNativeError,
   Status,
   toCString,
@@ -91,9 +92,11 @@ function parseInfo(buf: Uint8Array<ArrayBuffer>): RingInfo {
   };
 }
 
-/** Live senders on this machine; writers silent for longer than `staleMs` are left out. */
+/** Live senders on this machine; writers silent for longer than `staleMs` are left out. Frame
+ * rings are POSIX shared memory: none on Windows (whose senders are Spout's, ffi/spout.ts). */
 export function listSenders(staleMs = DEFAULT_STALE_MS): SenderInfo[] {
   requireU32("staleMs", staleMs);
+  if (Deno.build.os === "windows") return [];
   for (let cap = 16 * 1024;; cap *= 4) {
     const buf = new Uint8Array(cap);
     const n = native().smx_ring_list(buf, BigInt(cap), Math.min(staleMs, 0x7fff_ffff));
@@ -246,6 +249,12 @@ export class FrameRingReader implements Disposable {
 
   /** Opens a live sender's ring: NotFoundError if there is none, WriterGoneError if it died. */
   static open(name: string): FrameRingReader {
+    if (Deno.build.os === "windows") {
+      throw new NotFoundError(
+        Status.NOT_FOUND,
+        `frame ring '${name}': frame rings are not on Windows`,
+      );
+    }
     const handle = native().smx_ring_reader_open(toCString(name));
     if (!handle) throw lastError();
     return new FrameRingReader(name, handle);

@@ -16,6 +16,7 @@ import {
 } from "../encoder/budget.ts";
 import { H264Encoder } from "../ffi/encoder.ts";
 import { listSenders } from "../ffi/ring.ts";
+import { listSpoutSenders, SPOUT_AVAILABLE } from "../ffi/spout.ts";
 import { prepareEmbeddedShim } from "../ffi/lib.ts";
 import { raiseOpenFilesLimit } from "../ffi/limits.ts";
 import { defaultMaxConnections } from "./http/connection_limit.ts";
@@ -152,6 +153,7 @@ export async function start(o: StartOptions): Promise<Running> {
     explicit: o.engine,
     select: o.engineSelect,
     listSenders: () => listSenders(),
+    ...(SPOUT_AVAILABLE ? { listSpoutSenders: () => listSpoutSenders() } : {}),
     log: (level, msg) => log[level](msg),
   });
 

@@ -26,4 +26,11 @@ export const spoutSymbols = {
   smx_spout_receiver_error: { parameters: ["pointer"], result: "pointer" },
   // void smx_spout_receiver_close(smx_spout_receiver *r) -- waits for a call in flight
   smx_spout_receiver_close: { parameters: ["pointer"], result: "void" },
+  // int64_t smx_spout_d3d_selftest(uint32_t width, uint32_t height, uint32_t dxgi_format,
+  //                                uint32_t keyed, uint8_t *dst, uint64_t dst_cap, char *msg,
+  //                                uint32_t msg_cap)
+  smx_spout_d3d_selftest: {
+    parameters: ["u32", "u32", "u32", "u32", "buffer", "u64", "buffer", "u32"],
+    result: "i64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

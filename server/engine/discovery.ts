@@ -6,7 +6,9 @@
  *      does not answer as that engine are skipped; dead pids' files are deleted);
  *   3. a loopback probe of the documented port range 47800..47809 (finds engines without a port
  *      file, e.g. another user's; they need a token given by URL before smx can connect);
- *   4. a frame-sender listing: senders no engine claims still give video (no parameters).
+ *   4. a frame-sender listing: senders no engine claims still give video (no parameters);
+ *   5. the Spout probe (Windows; the seeds' third probe, "Spout SenderNames enumeration"): Spout
+ *      senders no engine claims, likewise video only. Elsewhere it reports "not Windows".
  * Several engines → all are returned; `selectEngine` picks by name, pid, instance id or URL.
  *
  * Each entry says whether smx can link it (`usable`) and, when not, why: an engine found only by
@@ -23,7 +25,7 @@ import {
 } from "../../protocol/engine_descriptor.ts";
 import { engineDir, pidAlive, readPortFiles, removePortFile } from "./port_files.ts";
 
-export type DiscoveryVia = "flag" | "port-file" | "probe" | "frame-ring";
+export type DiscoveryVia = "flag" | "port-file" | "probe" | "frame-ring" | "spout";
 
 export interface DiscoveredEngine {
   name: string;
@@ -63,6 +65,9 @@ export interface DiscoveryOptions {
   timeoutMs?: number;
   /** Frame-sender listing (smx passes ffi/ring.ts listSenders); absent skips step 4. */
   listSenders?: () => SenderListing[];
+  /** Spout sender listing (smx passes ffi/spout.ts listSpoutSenders on Windows); absent skips
+   * step 5, which then reports why in `spout`. */
+  listSpoutSenders?: () => SenderListing[];
   /** Delete port files whose pid is dead. Default true. */
   removeStale?: boolean;
 }
@@ -71,6 +76,16 @@ export interface DiscoveryResult {
   engines: DiscoveredEngine[];
   /** Human-readable notes: stale files removed, unreadable files, unanswered engines. */
   problems: string[];
+  /** The Spout probe: the senders it listed, or why it did not run ("not Windows"). */
+  spout: SpoutProbeResult;
+}
+
+export interface SpoutProbeResult {
+  ran: boolean;
+  /** Every sender listed, claimed by an engine or not. */
+  senders: SenderListing[];
+  /** Why it did not run. */
+  why?: string;
 }
 
 /** Splits an engine URL into its HTTP base and token. */
@@ -123,8 +138,9 @@ function fromHello(
 /** Sets `usable` and `why` from what discovery learned about the entry. */
 function markUsable(e: DiscoveredEngine): void {
   let why: string | undefined;
-  if (e.url === "") why = "video only: a frame sender without a parameter hub";
-  else if (!e.reachable) why = e.problem ?? `${e.url}/hello did not answer`;
+  if (e.url === "") {
+    why = `video only: a ${e.via === "spout" ? "Spout" : "frame"} sender without a parameter hub`;
+  } else if (!e.reachable) why = e.problem ?? `${e.url}/hello did not answer`;
   else if (!e.token && e.hello?.authRequired !== false) {
     why = "needs a token: no port file of this user names it (another user's engine?); " +
       `pass --engine "${e.url}/?token=…" to use it`;
@@ -223,8 +239,49 @@ export async function discoverEngines(o: DiscoveryOptions = {}): Promise<Discove
       });
     }
   }
+  const spout = spoutProbe(o, engines, problems);
   for (const e of engines) markUsable(e);
-  return { engines, problems };
+  return { engines, problems, spout };
+}
+
+/** Step 5: Spout senders that no engine claims (by its senders or its transports.spout). */
+function spoutProbe(
+  o: DiscoveryOptions,
+  engines: DiscoveredEngine[],
+  problems: string[],
+): SpoutProbeResult {
+  if (!o.listSpoutSenders) {
+    return {
+      ran: false,
+      senders: [],
+      why: Deno.build.os === "windows" ? "not asked" : "not Windows: Spout is Windows only",
+    };
+  }
+  let senders: SenderListing[] = [];
+  try {
+    senders = o.listSpoutSenders();
+  } catch (e) {
+    problems.push(`Spout sender listing failed: ${(e as Error).message}`);
+    return { ran: false, senders: [], why: (e as Error).message };
+  }
+  const claimed = new Set<string>();
+  for (const e of engines) {
+    const d = e.hello as EngineDescriptor | undefined;
+    for (const s of d?.senders ?? []) if (s.transport === "spout") claimed.add(s.name);
+    for (const name of d?.transports?.spout ?? []) claimed.add(name);
+  }
+  for (const s of senders) {
+    if (claimed.has(s.name)) continue;
+    engines.push({
+      name: s.name,
+      url: "",
+      via: "spout",
+      reachable: true,
+      senders: [s.name],
+      usable: false,
+    });
+  }
+  return { ran: true, senders };
 }
 
 async function fromExplicit(input: string, o: DiscoveryOptions, timeoutMs: number) {

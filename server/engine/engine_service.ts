@@ -27,6 +27,7 @@ export interface EngineServiceOptions extends LinkOptions {
   portDir?: string;
   probePorts?: number[] | false;
   listSenders?: DiscoveryOptions["listSenders"];
+  listSpoutSenders?: DiscoveryOptions["listSpoutSenders"];
   /** Re-run discovery this often while linked, for the candidate list. Default 10000 ms. */
   refreshMs?: number;
   log?: (level: "info" | "warn", msg: string) => void;
@@ -77,6 +78,7 @@ export class EngineService {
       portDir: this.opts.portDir,
       probePorts: this.opts.probePorts,
       listSenders: this.opts.listSenders,
+      listSpoutSenders: this.opts.listSpoutSenders,
     });
     for (const p of r.problems) if (!this.#problems.includes(p)) this.opts.log?.("info", p);
     this.#engines = r.engines;
