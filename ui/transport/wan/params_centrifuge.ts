@@ -144,10 +144,22 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
     });
     this.#client.on("connecting", () => this.#down("connecting"));
     this.#client.on("disconnected", (ctx) => this.#down(`disconnected: ${ctx.reason}`));
+    // The three subscription tokens are asked for now, while the WebSocket connects (centrifuge
+    // asks only once connected); each first getToken takes its answer.
+    const early = new Map<ChannelKind, Promise<string>>();
+    for (const kind of ["state", "params", "ctl"] as const) {
+      const p = api.subscriptionToken(engine, join.centrifugo.channels[kind]);
+      p.catch(() => {}); // settled through getToken
+      early.set(kind, p);
+    }
     const make = (kind: ChannelKind): Subscription => {
       const channel = join.centrifugo.channels[kind];
       const sub = this.#client.newSubscription(channel, {
-        getToken: () => api.subscriptionToken(engine, channel).catch(unauthorized),
+        getToken: () => {
+          const p = early.get(kind) ?? api.subscriptionToken(engine, channel);
+          early.delete(kind);
+          return p.catch(unauthorized);
+        },
         ...(tagsFilter(kind, opts.user) ? { tagsFilter: tagsFilter(kind, opts.user) } : {}),
       });
       sub.on("subscribed", () => {
