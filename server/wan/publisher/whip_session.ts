@@ -116,28 +116,40 @@ export interface WhipSessionStats {
   maxRtcpGapMs: number;
 }
 
+/**
+ * Waits for an event value that `accept`s (subscribed before the action that may cause it), a
+ * timeout, or the abort signal. `cancel()` when the state was reached some other way: nothing is
+ * left pending (no timer, no subscription, no rejection nobody awaits).
+ */
 function waitFor<T>(
   subscribe: (fn: (v: T) => void) => { unSubscribe(): void },
   accept: (v: T) => boolean,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<T | "timeout"> {
-  return new Promise((resolve, reject) => {
-    const done = (v: T | "timeout") => {
+): { promise: Promise<T | "timeout">; cancel(): void } {
+  let settle: (v: T | "timeout") => void = () => {};
+  let cancel = () => {};
+  const promise = new Promise<T | "timeout">((resolve, reject) => {
+    const cleanup = () => {
       clearTimeout(t);
       sub.unSubscribe();
       signal?.removeEventListener("abort", onAbort);
+    };
+    settle = (v) => {
+      cleanup();
       resolve(v);
     };
     const onAbort = () => {
-      clearTimeout(t);
-      sub.unSubscribe();
+      cleanup();
       reject(signal!.reason);
     };
-    const sub = subscribe((v) => accept(v) && done(v));
-    const t = setTimeout(() => done("timeout"), timeoutMs);
+    cancel = () => settle("timeout");
+    const sub = subscribe((v) => accept(v) && settle(v));
+    const t = setTimeout(() => settle("timeout"), timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
   });
+  return { promise, cancel: () => cancel() };
 }
 
 export class WhipSession {
@@ -242,14 +254,18 @@ export class WhipSession {
   async #negotiate(): Promise<void> {
     const { signal } = this.#opts;
     const gatherMs = this.#opts.ice?.gatherTimeoutMs ?? DEFAULT_GATHER_TIMEOUT_MS;
-    const gathered = waitFor(
+    const gathered = waitFor<string>(
       (fn) => this.#pc.iceGatheringStateChange.subscribe(fn),
       (st) => st === "complete",
       gatherMs,
       signal,
     );
-    await this.#pc.setLocalDescription(await this.#pc.createOffer());
-    if (this.#pc.iceGatheringState !== "complete") await gathered;
+    try {
+      await this.#pc.setLocalDescription(await this.#pc.createOffer());
+      if (this.#pc.iceGatheringState !== "complete") await gathered.promise;
+    } finally {
+      gathered.cancel();
+    }
     const offer = this.#pc.localDescription?.sdp;
     if (!offer || !/^a=candidate:/m.test(offer)) {
       throw new WhipConnectError("no ICE candidate was gathered", []);
@@ -258,14 +274,19 @@ export class WhipSession {
     this.#location = answer.location;
     this.#iceServers = answer.iceServers;
     this.#opts.onAnswer?.();
-    const connected = waitFor(
+    const connected = waitFor<string>(
       (fn) => this.#pc.connectionStateChange.subscribe(fn),
       (st) => st === "connected" || st === "failed" || st === "closed",
       this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       signal,
     );
-    await this.#pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-    const st = this.#pc.connectionState === "connected" ? "connected" : await connected;
+    let st: string;
+    try {
+      await this.#pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      st = this.#pc.connectionState === "connected" ? "connected" : await connected.promise;
+    } finally {
+      connected.cancel();
+    }
     if (st !== "connected") {
       throw new WhipConnectError(
         st === "timeout"
