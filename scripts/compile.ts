@@ -7,6 +7,7 @@
  *   deno task compile --target linux     dist/smx-linux-x64        (libsmx.so inside)
  *   deno task compile --target windows   dist/smx-windows-x64.exe  (smx.dll inside)
  *   deno task compile --no-check         skip type checking
+ *   deno task compile --no-native        use the shims as built (skip `deno task build:native`)
  *
  * deno compile builds on the `denort` runtime, which it downloads; where that is impossible, set
  * DENORT_BIN=/path/to/denort (same Deno version; see scripts/release/denort.ts and
@@ -21,7 +22,11 @@ import { compileTarget, shimStatus, stageUiFor } from "./release/build.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: flags } = parseArgs({
   args: Deno.args,
-  options: { target: { type: "string", default: "all" }, "no-check": { type: "boolean" } },
+  options: {
+    target: { type: "string", default: "all" },
+    "no-check": { type: "boolean" },
+    "no-native": { type: "boolean" },
+  },
 });
 const explicit = flags.target !== "all";
 let targets: ReleaseTarget[];
@@ -32,13 +37,15 @@ try {
   Deno.exit(2);
 }
 
-const native = await new Deno.Command(Deno.execPath(), {
-  args: ["task", "build:native"],
-  cwd: root,
-  stdout: "inherit",
-  stderr: "inherit",
-}).output();
-if (!native.success) console.error("compile: `deno task build:native` failed (above)");
+if (!flags["no-native"]) {
+  const native = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "build:native"],
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!native.success) console.error("compile: `deno task build:native` failed (above)");
+}
 
 const built: string[] = [];
 const problems: string[] = [];

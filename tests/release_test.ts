@@ -377,3 +377,35 @@ Deno.test({
     assert.match(r.message, /set DENORT_BIN=\/path\/to\/denort\.exe/);
   },
 });
+
+Deno.test({
+  name:
+    "release: `deno task compile` itself: an unknown target is refused, a failed target fails the task",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = async (args: string[]) => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(ROOT, "scripts", "compile.ts"), ...args],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        signal: AbortSignal.timeout(120000),
+      }).output();
+      const dec = new TextDecoder();
+      return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+    };
+    const bad = await run(["--target", "mac"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /unknown target "mac" \(linux, windows or all\)/);
+    if (denort) return; // with a runtime, the compile test above built the binary for real
+    const r = await run(["--target", "linux", "--no-check", "--no-native"]);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /ui: \d+ files staged in dist\/embed\/ui/);
+    assert.match(r.out, /== linux \(x86_64-unknown-linux-gnu\) → dist\/smx-linux-x64/);
+    assert.match(r.out, /DENORT_BIN not set/);
+    // deno's own error, then what to do.
+    assert.match(r.err, /error: .*dist\/smx-linux-x64/);
+    assert.match(r.err, /linux failed:\n[^]*set DENORT_BIN=\/path\/to\/denort/);
+  },
+});
