@@ -24,8 +24,8 @@ packages=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
   packages+=(ffmpeg chromium firefox-esr fonts-dejavu-core valgrind zbar-tools iproute2 redis-server)
   # The Windows shim: cross-built with mingw-w64 (NVENC's API headers from libffmpeg-nvenc-dev),
-  # its Spout receiver tested under Wine (tests/windows_shim_test.ts).
-  packages+=(gcc-mingw-w64-x86-64 libffmpeg-nvenc-dev wine wine64)
+  # its Spout receiver tested under Wine, headless under Xvfb (tests/windows_shim_test.ts).
+  packages+=(gcc-mingw-w64-x86-64 libffmpeg-nvenc-dev wine wine64 xvfb xauth)
 fi
 missing=()
 for p in "${packages[@]}"; do
