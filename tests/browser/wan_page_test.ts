@@ -21,6 +21,9 @@ import type {} from "../../ui/diag.ts";
 
 type Mode = "401" | "302" | "in";
 
+/** `SMX_WAN_SHOTS=<dir>` saves screenshots of the prompt and the picker there. */
+const SHOTS = Deno.env.get("SMX_WAN_SHOTS");
+
 Deno.test({
   name: "WAN page: sign-in prompt, engine picker, join, and no WAN code on a local page",
   sanitizeResources: false,
@@ -129,6 +132,7 @@ Deno.test({
         // Back, still signed out: the prompt says the sign-in did not take.
         await page.goto(base + "/");
         await page.getByTestId("wan-sign-in-again").waitFor({ timeout: 10000 });
+        if (SHOTS) await page.screenshot({ path: `${SHOTS}/wan-sign-in.png` });
         assert.equal(await page.getByTestId("wan-sign-in").getAttribute("data-attempts"), "1");
         await page.close();
       });
@@ -147,6 +151,7 @@ Deno.test({
         mode = "in";
         const page = await open();
         await page.getByTestId("wan-engines").waitFor({ timeout: 10000 });
+        if (SHOTS) await page.screenshot({ path: `${SHOTS}/wan-engines.png` });
         const items = page.getByTestId("wan-engine");
         assert.equal(await items.count(), 2);
         assert.equal(await items.nth(0).getAttribute("data-online"), "true");
