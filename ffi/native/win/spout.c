@@ -241,7 +241,8 @@ int smx_spout_list(char *out, uint64_t cap) {
 /* ===================================================================== handle registry */
 
 struct smx_spout_receiver {
-  CRITICAL_SECTION busy; /* held by the call in progress; close waits for it */
+  CRITICAL_SECTION busy; /* held by the call in progress */
+  volatile LONG users;   /* calls inside or waiting for `busy`; close waits for 0 */
   wchar_t wname[NAME_W];
   char name[4 * SMX_SPOUT_NAME_BYTES]; /* UTF-8, for messages */
   char err[512];
@@ -263,7 +264,7 @@ struct smx_spout_receiver {
   int video_support;
   ID3D11Texture2D *shared; /* the sender's texture */
   IDXGIKeyedMutex *keyed;
-  uint32_t tex_handle;
+  uint32_t tex_handle, tex_info_w, tex_info_h; /* what the info map said when it was opened */
   D3D11_TEXTURE2D_DESC tex_desc;
   ID3D11Texture2D *own, *staging; /* our copy, and its CPU-readable twin */
   ID3D11Texture2D *injected;       /* smx_spout_d3d_selftest: stands in for OpenSharedResource */
@@ -303,19 +304,25 @@ static int live(const smx_spout_receiver *r) {
   return found;
 }
 
-/* Checks the handle and enters its lock; a handle closed meanwhile is never entered (close
- * removes it under the exclusive registry lock, then waits for `busy`). */
+/* Checks the handle and enters its lock. A call counts itself as a user while the registry lock
+ * says the handle is live, and only then waits for `busy` (no lock is held while it waits);
+ * close removes the handle from the registry first, so no new user comes, then waits for the
+ * users to leave. */
 static int enter(smx_spout_receiver *r, const char *fn) {
   if (!r) return smx_fail(SMX_E_INVALID_ARG, "%s: receiver is NULL", fn);
   AcquireSRWLockShared(&registry_lock);
   int found = registry_find(r) >= 0;
-  if (found) EnterCriticalSection(&r->busy);
+  if (found) InterlockedIncrement(&r->users);
   ReleaseSRWLockShared(&registry_lock);
   if (!found) return smx_fail(SMX_E_CLOSED, "%s: the Spout receiver is closed", fn);
+  EnterCriticalSection(&r->busy);
   return SMX_OK;
 }
 
-static void leave(smx_spout_receiver *r) { LeaveCriticalSection(&r->busy); }
+static void leave(smx_spout_receiver *r) {
+  LeaveCriticalSection(&r->busy);
+  InterlockedDecrement(&r->users);
+}
 
 /* Records a failure on the handle and the thread. */
 static int fail_r(smx_spout_receiver *r, int code, const char *fmt, ...) SMX_PRINTF(3, 4);
@@ -529,8 +536,8 @@ static int ensure_textures(smx_spout_receiver *r) {
   const smx_spout_shared_info *i = &r->info;
   if (!i->share_handle || !i->width || !i->height)
     return fail_r(r, SMX_E_AGAIN, "Spout sender '%s' has no texture yet", r->name);
-  if (r->shared && r->tex_handle == i->share_handle && r->tex_desc.Width == i->width &&
-      r->tex_desc.Height == i->height)
+  if (r->shared && r->tex_handle == i->share_handle && r->tex_info_w == i->width &&
+      r->tex_info_h == i->height)
     return SMX_OK;
   if (r->shared) r->reopens++;
   release_textures(r);
@@ -542,6 +549,11 @@ static int ensure_textures(smx_spout_receiver *r) {
     release_textures(r);
     return fail_r(r, SMX_E_FORMAT, "Spout sender '%s': %ux%u is larger than %d", r->name,
                   d.Width, d.Height, SMX_RING_MAX_DIM);
+  }
+  if (d.SampleDesc.Count > 1) {
+    release_textures(r);
+    return fail_r(r, SMX_E_FORMAT, "Spout sender '%s': its texture is multisampled (%u samples)",
+                  r->name, d.SampleDesc.Count);
   }
   if (d.MiscFlags & D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX)
     ID3D11Texture2D_QueryInterface(r->shared, &IID_IDXGIKeyedMutex, (void **)&r->keyed);
@@ -572,6 +584,8 @@ static int ensure_textures(smx_spout_receiver *r) {
                   (unsigned long)hr);
   }
   r->tex_handle = i->share_handle;
+  r->tex_info_w = i->width;
+  r->tex_info_h = i->height;
   return SMX_OK;
 }
 
@@ -602,7 +616,9 @@ static int copy_to_own(smx_spout_receiver *r) {
       return fail_r(r, SMX_E_IO, "Spout sender '%s': waiting for its access mutex failed (%lu)",
                     r->name, GetLastError());
   }
-  ID3D11DeviceContext_CopyResource(r->ctx, (ID3D11Resource *)r->own, (ID3D11Resource *)r->shared);
+  /* subresource 0 only: a sender's texture with mip levels or an array still copies */
+  ID3D11DeviceContext_CopySubresourceRegion(r->ctx, (ID3D11Resource *)r->own, 0, 0, 0, 0,
+                                            (ID3D11Resource *)r->shared, 0, NULL);
   /* submit before the sender may write again; the keyed mutex orders the GPU work itself */
   ID3D11DeviceContext_Flush(r->ctx);
   if (r->keyed) IDXGIKeyedMutex_ReleaseSync(r->keyed, 0);
@@ -781,8 +797,7 @@ void smx_spout_receiver_close(smx_spout_receiver *r) {
   if (i >= 0) registry[i] = registry[--registry_len];
   ReleaseSRWLockExclusive(&registry_lock);
   if (i < 0) return; /* already closed, or not ours */
-  EnterCriticalSection(&r->busy); /* a call in flight finishes first */
-  LeaveCriticalSection(&r->busy);
+  while (InterlockedCompareExchange(&r->users, 0, 0) != 0) Sleep(1); /* calls in flight end */
   release_device(r);
   if (r->count_sem) CloseHandle(r->count_sem);
   if (r->access_mutex) CloseHandle(r->access_mutex);
