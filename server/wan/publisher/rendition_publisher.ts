@@ -40,6 +40,8 @@ const PAGE_KEYFRAME_BURST = 3;
 /** Pacing: at least this rate (bytes/s), or this many times the rendition's bitrate. */
 const PACE_MIN_BYTES_PER_S = 20_000_000 / 8;
 const PACE_BITRATE_FACTOR = 8;
+/** A session that lasted this long counts as having worked: the next failure starts backoff over. */
+const STABLE_SESSION_MS = 10_000;
 /** A frame's packets are spread over at most this, and at most a third of a frame interval. */
 const PACE_MAX_SPREAD_MS = 8;
 
@@ -249,11 +251,23 @@ export class RenditionPublisher {
       this.#sub?.requestKeyframe();
       if (this.#published++ > 0) this.#stats.reconnects++;
       this.#state = "publishing";
-      attempt = 0;
+      const upAt = performance.now();
       this.o.log("info", `${this.identity}: publishing (${session.location})`);
 
       const reason = await failure.promise;
       if (this.#stopped) break;
+      // Backoff starts over only after a session that held: one that keeps failing soon after it
+      // came up (a second smx publishing the same identity, which LiveKit answers by closing the
+      // older one) must back off rather than take the identity back twice a second.
+      const lasted = Math.round(performance.now() - upAt);
+      if (lasted >= STABLE_SESSION_MS) attempt = 0;
+      else {
+        this.o.log(
+          "warn",
+          `${this.identity}: the session failed ${lasted} ms after it came up (another smx ` +
+            "publishing this engine id? LiveKit closes the older of two sessions with one identity)",
+        );
+      }
       // The server may still hold the participant (a network blip rather than a restart):
       // DELETE it in the background so a reconnect does not wait on a dead server's timeout.
       this.#session = undefined;
