@@ -280,6 +280,18 @@ Deno.test({
         ),
       ]);
       console.log(`WAN page marks (ms from navigation): ${marks.join(", ")}`);
+      const long = await page.evaluate(() =>
+        new Promise<string[]>((res) => {
+          const out: string[] = [];
+          new PerformanceObserver((l) => {
+            for (const e of l.getEntries()) {
+              out.push(`${Math.round(e.startTime)}+${Math.round(e.duration)}`);
+            }
+          }).observe({ type: "longtask", buffered: true });
+          setTimeout(() => res(out), 200);
+        })
+      );
+      console.log(`long tasks (start+ms): ${long.join(", ")}`);
       await waitUntil("a demand on smx_ctl", () => ctlSeen.some((m) => m.type === "demand"));
       const dump = () =>
         page.evaluate(() =>

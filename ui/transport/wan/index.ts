@@ -86,11 +86,13 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       user: userId,
       onSignedOut: (login) => signedOut(new SignedOutError(login, "Your session ended.")),
     });
+    mark("params-made");
     const video = new LiveKitVideoSource({
       join: tokens,
       link: params,
       rejoin: () => api.joinTokens(engine.id),
     });
+    mark("transports");
     transports = { video, params };
     // Read-only diagnostics for tests and a curious user (window.__smx has the tiles).
     Object.defineProperty(globalThis, "__smxWan", {
@@ -103,6 +105,7 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
     });
     render(null, root);
     opts.mount({ reach: "wan", video, params });
+    mark("mounted");
   };
 
   const run = async () => {

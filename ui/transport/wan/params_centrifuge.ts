@@ -190,6 +190,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
     };
     this.#subs = { state: make("state"), params: make("params"), ctl: make("ctl") };
     for (const s of Object.values(this.#subs)) s.subscribe();
+    mark("centrifugo-start");
     this.#client.connect();
     this.#tick = setInterval(() => {
       this.#acks.expire();

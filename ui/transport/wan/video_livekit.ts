@@ -304,6 +304,7 @@ export class LiveKitVideoSource implements VideoSource {
     // frames bypassed the RTCRtpScriptTransform (measured: Chromium 156, WebRTC decoded 639
     // frames, the worker saw none). createEncodedStreams needs it too. Other engines ignore it.
     if (this.#api) rtcConfig.encodedInsertableStreams = true;
+    mark("room-start");
     try {
       await this.#room.connect(join.livekit.url, join.livekit.token, {
         autoSubscribe: false,
