@@ -19,6 +19,9 @@ import { SignedOutError, SignInGuard, SiteApi, SiteError, type StorageLike } fro
 import { LiveKitVideoSource } from "./video_livekit.ts";
 import { mark } from "./marks.ts";
 
+/** How often a joined page re-reads the engine list (online state, session still there). */
+export const ENGINES_POLL_MS = 15_000;
+
 export interface WanPageOptions {
   root: HTMLElement;
   /** Mounts the app on the joined transports (main.tsx: diagnostics + <App>). */
@@ -94,6 +97,18 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
     });
     mark("transports");
     transports = { video, params };
+    // The site's engine list says whether smx is connected to it (Centrifugo presence), and a
+    // session that ended shows here too even while the Centrifugo tokens still run.
+    const poll = setInterval(async () => {
+      if (!transports || transports.params !== params) return clearInterval(poll);
+      try {
+        const list = await api.engines();
+        const e = list.find((x) => x.id === engine.id);
+        if (e) params.setOnline(e.online);
+      } catch (err) {
+        if (err instanceof SignedOutError) signedOut(err);
+      }
+    }, ENGINES_POLL_MS);
     // Read-only diagnostics for tests and a curious user (window.__smx has the tiles).
     Object.defineProperty(globalThis, "__smxWan", {
       value: Object.freeze({

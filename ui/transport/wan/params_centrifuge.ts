@@ -91,6 +91,7 @@ function toSource(s: WanSourceInfo): SourceInfo | null {
 export class CentrifugeParamSource implements ParamSource, CtlLink {
   readonly #state = signal<ConnectionState>("connecting");
   readonly #engine: Signal<EngineStatus>;
+  #online: boolean | undefined;
   readonly #channels = signal<readonly ChannelMeta[]>([]);
   readonly #sources = signal<readonly SourceInfo[]>([]);
   readonly #values = new Map<string, Signal<ParamValue | undefined>>();
@@ -116,12 +117,9 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
   constructor(private opts: CentrifugeParamOptions) {
     const { api, join } = opts;
     const engine = join.engine;
-    this.#engine = signal<EngineStatus>(
-      opts.online === false
-        ? { state: "offline", name: null, message: "smx for this engine is not connected" }
-        : { state: "connecting", name: null },
-    );
+    this.#online = opts.online;
     this.#mirror = new ParamMirror((e) => this.#onMirror(e));
+    this.#engine = signal<EngineStatus>(this.#engineNow());
     this.#writes = new CoalescedWrites((path, value) => this.#sendSet(path, value));
     const C = opts.CentrifugeImpl ?? Centrifuge;
     const unauthorized = (e: unknown): never => {
@@ -297,10 +295,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
             this.#channels.value = store.metas;
           }
         });
-        const eng = this.#engine.peek();
-        if (eng.state !== "connected" && this.#mirror.link?.state !== "offline") {
-          this.#setEngine({ state: "connected", name: e.msg.engine });
-        }
+        this.#setEngine(this.#engineNow());
         return;
       }
       case "changes": {
@@ -315,11 +310,7 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
         return;
       }
       case "link":
-        this.#setEngine({
-          state: e.msg.state,
-          name: e.msg.engine?.name ?? null,
-          ...(e.msg.message ? { message: e.msg.message } : {}),
-        });
+        this.#setEngine(this.#engineNow());
         return;
       case "sources":
         this.#sources.value = e.sources.map(toSource).filter((s): s is SourceInfo => !!s);
@@ -331,6 +322,34 @@ export class CentrifugeParamSource implements ParamSource, CtlLink {
         this.#acks.error(e.id, e.code, e.message, e.path);
         return;
     }
+  }
+
+  /**
+   * The site's word on whether smx is connected to it (the engine list's `online`, refreshed by
+   * the page): while it says no, the engine shows offline whatever a StateMsg kept by Centrifugo
+   * from before says.
+   */
+  setOnline(online: boolean): void {
+    if (this.#online === online) return;
+    this.#online = online;
+    this.#setEngine(this.#engineNow());
+  }
+
+  #engineNow(): EngineStatus {
+    const link = this.#mirror.link;
+    const name = link?.engine?.name ?? (this.#mirror.store.engine || null);
+    if (this.#online === false) {
+      return {
+        state: "offline",
+        name,
+        message: "smx for this engine is not connected to the site",
+      };
+    }
+    if (link) {
+      return { state: link.state, name, ...(link.message ? { message: link.message } : {}) };
+    }
+    if (this.#mirror.store.hasSnapshot) return { state: "connected", name };
+    return { state: "connecting", name: null };
   }
 
   #setEngine(s: EngineStatus): void {
