@@ -15,11 +15,10 @@ import { fileURLToPath } from "node:url";
 import { windowsSymbols } from "../ffi/symbols.ts";
 import { parseSpoutInfo, parseSpoutList, SpoutFlag } from "../ffi/spout.ts";
 import { discoverEngines } from "../server/engine/discovery.ts";
-import { MINGW_GCC } from "../scripts/native/windows.ts";
+import { buildSpoutHarness, MINGW_GCC } from "../scripts/native/windows.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const NATIVE = join(ROOT, "ffi", "native");
-const WINE_TESTS = join(NATIVE, "tests", "wine");
 
 /** The only skips the harness may report under Wine 8 (each a Wine gap, a failure on Windows). */
 const WINE_SKIPS = [
@@ -144,35 +143,9 @@ Deno.test("Windows shim: smx.dll cross-built with -Werror, Spout receiver under 
       },
     );
 
-    const flags = [
-      "-O1",
-      "-std=gnu11",
-      "-Wall",
-      "-Wextra",
-      "-Wno-unused-parameter",
-      "-Werror",
-      "-DCOBJMACROS",
-      "-D__USE_MINGW_ANSI_STDIO=1",
-      "-D_WIN32_WINNT=0x0A00",
-      "-I",
-      NATIVE,
-    ];
     await t.step("the harness and the fake Spout sender build", async () => {
-      for (const name of ["fake_sender", "spout_harness"]) {
-        const r = await run(MINGW_GCC, [
-          ...flags,
-          "-o",
-          join(dir, `${name}.exe`),
-          join(WINE_TESTS, `${name}.c`),
-          dll, // linked against the DLL itself: its exports are what the harness calls
-          "-ld3d11",
-          "-ldxgi",
-          "-ldxguid",
-          "-luuid",
-          "-static-libgcc",
-        ]);
-        assert.ok(r.ok, `${name}.c:\n${r.out}`);
-      }
+      const r = await buildSpoutHarness(NATIVE, dll, dir);
+      assert.ok(r.ok, r.out);
     });
 
     let output = "";

@@ -140,3 +140,50 @@ export async function buildWindows(
   console.log(`built ${output} in ${Math.round(performance.now() - t0)} ms`);
   return true;
 }
+
+/**
+ * Cross-builds the Spout test programs (ffi/native/tests/wine/: spout_harness.exe and the fake
+ * Spout sender fake_sender.exe) into `outDir`, linked against `dll` (copied there beside them):
+ * what tests/windows_shim_test.ts runs under Wine, and what to copy to a Windows machine
+ * (`spout_harness.exe --d3d` there must pass with no skips). Warnings are errors.
+ */
+export async function buildSpoutHarness(
+  nativeDir: string,
+  dll: string,
+  outDir: string,
+): Promise<{ ok: boolean; out: string }> {
+  Deno.mkdirSync(outDir, { recursive: true });
+  const local = join(outDir, "smx.dll");
+  if (dll !== local) Deno.copyFileSync(dll, local);
+  const flags = [
+    "-O1",
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-Wno-unused-parameter",
+    "-Werror",
+    "-DCOBJMACROS",
+    "-D__USE_MINGW_ANSI_STDIO=1",
+    "-D_WIN32_WINNT=0x0A00",
+    "-I",
+    nativeDir,
+  ];
+  let out = "";
+  for (const name of ["fake_sender", "spout_harness"]) {
+    const res = await run(MINGW_GCC, [
+      ...flags,
+      "-o",
+      join(outDir, `${name}.exe`),
+      join(nativeDir, "tests", "wine", `${name}.c`),
+      local, // linked against the DLL itself: its exports are what the harness calls
+      "-ld3d11",
+      "-ldxgi",
+      "-ldxguid",
+      "-luuid",
+      "-static-libgcc",
+    ]);
+    out += res.out;
+    if (!res.ok) return { ok: false, out: `${name}.c:\n${res.out}` };
+  }
+  return { ok: true, out };
+}
