@@ -11,6 +11,10 @@
  * - every Windows C file of the encoder compiles with mingw-w64 with warnings as errors, and
  *   links with the portable sources into a DLL that exports the whole FFI section
  *   (ffi/symbols/win_encoder.ts) — loudly failing when the cross compiler is missing;
+ * - under Wine (ffi/native/win/tests/encoder_wine.c, under Xvfb when there is one so that Wine's
+ *   D3D11 makes a device): the code loads and runs, NVENC is passed over with the real reason,
+ *   the error model holds, capabilities come back as JSON; Wine 8 has neither a D3D11 video
+ *   device nor a Media Foundation H.264 encoder, so the harness skips those (and says so);
  * - the TS wrapper's name mapping and its refusal to run off Windows.
  */
 import assert from "node:assert/strict";
@@ -36,9 +40,15 @@ const ENCODER_SOURCES = [
   "win_encoder.c",
 ];
 
-async function run(cmd: string, args: string[], stdin?: Uint8Array) {
+async function run(
+  cmd: string,
+  args: string[],
+  stdin?: Uint8Array,
+  env?: Record<string, string>,
+) {
   const child = new Deno.Command(cmd, {
     args,
+    env,
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -377,6 +387,56 @@ Deno.test("they link into a DLL that exports every symbol of ffi/symbols/win_enc
     assert.ok(!dlls.includes("nvencodeapi64.dll"), "NVENC is loaded at run time, not imported");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("under Wine: loads, names why NVENC is passed over, error model, caps", async () => {
+  await requireMingw();
+  const wine = await run("wine", ["--version"]).catch(() => null);
+  if (!wine || wine.code !== 0) throw new Error("wine is missing: apt-get install -y wine");
+  const dir = await Deno.makeTempDir({ prefix: "smx-winenc-wine-" });
+  const env = { WINEPREFIX: join(dir, "prefix"), WINEDEBUG: "-all" };
+  try {
+    const exe = join(dir, "encoder_wine.exe");
+    const b = await run(MINGW, [
+      ...MINGW_FLAGS,
+      "-O0",
+      "-Wno-unused-parameter",
+      "-o",
+      exe,
+      join(win, "tests", "encoder_wine.c"),
+      join(native, "smx_common.c"),
+      join(native, "sps_rewrite.c"),
+      ...ENCODER_SOURCES.map((f) => join(win, f)),
+      join(win, "spout.c"),
+      "-static-libgcc",
+      "-ld3d11",
+      "-ldxgi",
+      "-ldxguid",
+      "-luuid",
+      "-lmfuuid",
+      "-lole32",
+      "-ladvapi32",
+      "-lwinmm",
+    ]);
+    assert.equal(b.code, 0, `harness did not build:\n${b.err}`);
+    const xvfb = await run("xvfb-run", ["--help"]).catch(() => null);
+    const cmd = xvfb ? "xvfb-run" : "wine";
+    const args = xvfb ? ["-a", "wine", exe] : [exe];
+    const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    const r = await child.output();
+    clearTimeout(timer);
+    const out = new TextDecoder().decode(r.stdout);
+    console.log(out.split("\n").filter((l) => /^(#|skip|not ok)/.test(l)).join("\n"));
+    assert.match(out, /^harness: \d+ passed, 0 failed/m, out);
+    assert.equal(r.code, 0, out);
+    assert.match(out, /nvenc: NVIDIA driver not installed: nvEncodeAPI64\.dll is not loadable/);
+    assert.match(out, /^ok - caps JSON/m);
+  } finally {
+    // Stops this prefix's wineserver only (WINEPREFIX names it), never another test's.
+    await run("wineserver", ["-k"], undefined, env).catch(() => null);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 

@@ -214,7 +214,9 @@ static int try_nvenc(smx_win_encoder *e, int *limit) {
   char msg[512];
   *limit = 0;
   if (!e->dev) {
-    add_skip(e, "nvenc", "no D3D11 device");
+    /* The driver's absence is the more useful reason when there is no device either. */
+    int st = smx_nvenc_load(msg, sizeof msg);
+    add_skip(e, "nvenc", st ? msg : "no D3D11 device to open a session on");
     return SMX_E_NOT_FOUND;
   }
   int why = 0;
@@ -665,7 +667,13 @@ int smx_win_encoder_caps(void *device, char *out, uint32_t cap) {
   if (dev && smx_nvenc_caps_json(dev, nv, sizeof nv, msg, sizeof msg) == SMX_OK) {
     used += (size_t)snprintf(out + used, cap - used, "{\"nvenc\":%s", nv);
   } else {
-    if (!dev) snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (no D3D11 device)");
+    if (!dev) {
+      char drv[512];
+      if (smx_nvenc_load(drv, sizeof drv) != SMX_OK) /* the driver's absence says more */
+        snprintf(msg, sizeof msg, "%s", drv);
+      else
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (no D3D11 device)");
+    }
     char esc[600];
     size_t j = 0;
     for (size_t i = 0; msg[i] && j + 2 < sizeof esc; i++) {
