@@ -84,14 +84,19 @@ static int read_map(const wchar_t *name, void *out, size_t cap, size_t *len_out)
   HANDLE map = OpenFileMappingW(FILE_MAP_READ, FALSE, name);
   if (!map) {
     DWORD e = GetLastError();
-    return e == ERROR_FILE_NOT_FOUND ? SMX_E_NOT_FOUND
-                                     : smx_fail(SMX_E_IO, "OpenFileMapping: error %lu", e);
+    if (e == ERROR_FILE_NOT_FOUND) return SMX_E_NOT_FOUND;
+    /* e.g. an engine running elevated: its objects refuse a process that is not */
+    return smx_fail(SMX_E_IO, "OpenFileMapping('%ls'): error %lu%s", name, e,
+                    e == ERROR_ACCESS_DENIED
+                        ? " (access denied: run smx as the same user, at the same elevation, as "
+                          "the sender)"
+                        : "");
   }
   const uint8_t *view = MapViewOfFile(map, FILE_MAP_READ, 0, 0, 0);
   if (!view) {
     DWORD e = GetLastError();
     CloseHandle(map);
-    return smx_fail(SMX_E_IO, "MapViewOfFile: error %lu", e);
+    return smx_fail(SMX_E_IO, "MapViewOfFile('%ls'): error %lu", name, e);
   }
   MEMORY_BASIC_INFORMATION mbi;
   size_t size = VirtualQuery(view, &mbi, sizeof mbi) ? mbi.RegionSize : 0;
@@ -210,10 +215,19 @@ int smx_spout_list(char *out, uint64_t cap) {
     int wn = MultiByteToWideChar(CP_ACP, 0, names[i], -1, wname, NAME_W);
     if (wn <= 0) continue;
     smx_spout_shared_info info;
-    if (read_info(wname, &info) != SMX_OK) continue; /* stale name of a dead sender, or busy */
     char name[4 * SMX_SPOUT_NAME_BYTES], desc[4 * 256];
+    int st = read_info(wname, &info);
+    if (st == SMX_E_NOT_FOUND) continue; /* the stale name of a sender that died */
     to_utf8_line(wname, name, sizeof name);
-    description_utf8(info.description, desc, sizeof desc);
+    if (st == SMX_OK) {
+      description_utf8(info.description, desc, sizeof desc);
+    } else { /* listed all the same (zero size), saying why it cannot be read */
+      memset(&info, 0, sizeof info);
+      snprintf(desc, sizeof desc, "unreadable: %s",
+               st == SMX_E_TIMEOUT ? "its info map stayed locked" : smx_last_error());
+      for (char *p = desc; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
+    }
     HANDLE sem = NULL;
     wchar_t semname[NAME_W];
     if (object_name(wname, L"_Count_Semaphore", semname))

@@ -113,6 +113,8 @@ static int register_name(void) {
   return 1;
 }
 
+/* ReleaseSenderName: out of the set; when it was the active sender (or one sender is left), the
+ * first remaining one becomes active. */
 static void release_name(void) {
   char *buf = shm_lock(&names_map);
   if (!buf) return;
@@ -121,6 +123,11 @@ static void release_name(void) {
   for (int i = 0; i < n; i++)
     if (strcmp(names[i], sender_name) != 0) memcpy(names[k++], names[i], NAME_BYTES);
   write_set(buf, names, k);
+  char *a = k > 0 ? shm_lock(&active_map) : NULL;
+  if (a) {
+    if (strcmp(a, sender_name) == 0 || k == 1) memcpy(a, names[0], strlen(names[0]) + 1);
+    shm_unlock(&active_map);
+  }
   shm_unlock(&names_map);
 }
 
