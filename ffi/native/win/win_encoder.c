@@ -29,6 +29,7 @@ struct smx_win_encoder {
   volatile LONG want_kbps, want_fps, want_idr;
   ID3D11Device *dev;  /* NULL: CPU-only Media Foundation */
   smx_d3d11_vp *vp;   /* NULL until the first frame (size known) or with no device */
+  int vp_failed;      /* the device has no video processor: Media Foundation converts on the CPU */
   smx_nvenc *nv;
   smx_mf *mf;
   uint8_t *nv12;      /* Media Foundation input (width*height*3/2) */
@@ -357,8 +358,11 @@ static int begin_frame(smx_win_encoder *e, int force_idr) {
     p.bitrate_kbps = kbps;
     p.fps = fps;
     char msg[256];
-    int st = e->kind == KIND_NVENC ? smx_nvenc_reconfigure(e->nv, &p, msg, sizeof msg)
-                                   : smx_mf_set_rate(e->mf, &p, msg, sizeof msg);
+    int st = SMX_OK;
+    if (e->kind == KIND_NVENC && e->nv)
+      st = smx_nvenc_reconfigure(e->nv, &p, msg, sizeof msg);
+    else if (e->kind == KIND_MF)
+      st = smx_mf_set_rate(e->mf, &p, msg, sizeof msg);
     if (st) fprintf(stderr, "smx: %s: rate change kept the old rate: %s\n", e->name, msg);
     e->params.bitrate_kbps = kbps; /* tried once; not retried every frame */
     e->params.fps = fps;
@@ -385,7 +389,19 @@ static int ensure_vp(smx_win_encoder *e) {
   char msg[512];
   int st = smx_vp_create(e->dev, e->params.width, e->params.height, e->params.open_fps, &e->vp,
                          msg, sizeof msg);
+  if (st && !e->vp_failed) {
+    e->vp_failed = 1; /* said once; Media Foundation goes on with CPU conversion */
+    fprintf(stderr, "smx: %s: %s\n", e->name, msg);
+  }
   return st ? fail_e(e, st, "%s", msg) : SMX_OK;
+}
+
+/* NVENC has no session (a reopen on the source's device failed): said, never dereferenced. */
+static int nvenc_lost(smx_win_encoder *e) {
+  return e->kind == KIND_NVENC && !e->nv
+             ? fail_e(e, SMX_E_ENCODER, "nvenc: no session on the source's D3D11 device (%s)",
+                      e->skipped[0] ? e->skipped : "reopen failed")
+             : SMX_OK;
 }
 
 /* Moves the GPU pipeline to `dev` (the texture's device differs from ours). NVENC sessions are
@@ -402,9 +418,11 @@ static int rebind(smx_win_encoder *e, ID3D11Device *dev) {
     int why = 0;
     char msg[512];
     int st = smx_nvenc_open(dev, &e->params, &e->nv, &why, msg, sizeof msg);
-    if (st)
+    if (st) {
+      add_skip(e, "nvenc (reopen on the source's device)", msg);
       return fail_e(e, why == 1 ? SMX_E_SESSION_LIMIT : st,
                     "nvenc: reopening on the source's D3D11 device failed: %s", msg);
+    }
   }
   InterlockedExchange(&e->want_idr, 1);
   return SMX_OK;
@@ -419,6 +437,7 @@ static int encode_texture_locked(smx_win_encoder *e, ID3D11Texture2D *tex, int i
   if (dev) ID3D11Device_Release(dev);
   if (st) return st;
   if (InterlockedExchange(&e->want_idr, 0)) idr = 1; /* a rebind asks for one */
+  if ((st = nvenc_lost(e))) return st;
   if ((st = ensure_vp(e))) return st;
   D3D11_TEXTURE2D_DESC d;
   ID3D11Texture2D_GetDesc(tex, &d);
@@ -472,14 +491,18 @@ static int encode_pixels_locked(smx_win_encoder *e, const uint8_t *px, uint32_t 
   e->info.in_height = h;
   char msg[512];
   int64_t t0 = smx_monotonic_ns();
-  int st = SMX_OK;
-  if (e->dev) {
-    if ((st = ensure_vp(e))) return st;
+  int st = nvenc_lost(e);
+  if (st) return st;
+  if (e->dev && !(e->kind == KIND_MF && e->vp_failed)) {
+    if ((st = ensure_vp(e)) && e->kind == KIND_MF) goto cpu; /* no video processor: CPU */
+    if (st) return st;
     st = smx_vp_convert_pixels(e->vp, px, w, h, stride, format, msg, sizeof msg);
     if (!st && e->kind == KIND_MF)
       st = smx_vp_readback(e->vp, e->nv12, (size_t)e->params.width * e->params.height * 3 / 2,
                            msg, sizeof msg);
   } else {
+  cpu:
+    st = SMX_OK;
     smx_rgba_to_nv12_fit(px, w, h, stride, format, e->nv12, e->params.width, e->params.height);
   }
   e->info.convert_ms = (double)(smx_monotonic_ns() - t0) / 1e6;
@@ -541,41 +564,43 @@ int smx_win_encoder_encode_spout(smx_win_encoder *e, smx_spout_receiver *r, int3
   int video = 0;
   memset(&si, 0, sizeof si);
   st = smx_spout_receiver_gpu_frame(r, &dev, &ctx, &tex, &si, &video);
-  if (st == SMX_OK && video) {
+  /* GPU path: the receiver's texture through our video processor. Media Foundation on a device
+   * without one, and a receiver without video support, take the CPU readback instead. */
+  int gpu = st == SMX_OK && video && !(e->kind == KIND_MF && e->vp_failed);
+  if (gpu) {
     note_input(e, si.frame, si.capture_us);
     st = encode_texture_locked(e, tex, idr);
     smx_spout_receiver_gpu_done(r);
-  } else {
-    if (st == SMX_OK) smx_spout_receiver_gpu_done(r); /* no video processing on that device */
-    if (st == SMX_OK || st == SMX_E_IO) {
-      /* CPU path: the receiver's readback (resized buffers retried once). */
-      for (int attempt = 0; attempt < 2; attempt++) {
-        int64_t n = smx_spout_receiver_copy_latest(r, e->cpu, e->cpu_cap, &si);
-        if (n == SMX_E_RESIZED && attempt == 0) {
-          size_t need = (size_t)si.width * si.height * 4;
-          uint8_t *b = realloc(e->cpu, need);
-          if (!b) {
-            n = fail_e(e, SMX_E_NO_MEMORY, "out of memory for a %ux%u readback", si.width,
-                       si.height);
-          } else {
-            e->cpu = b;
-            e->cpu_cap = need;
-            continue;
-          }
-        }
-        if (n < 0) {
-          st = (int)n;
-          if (!e->err[0] || n != SMX_E_NO_MEMORY)
-            fail_e(e, st, "%s", smx_spout_receiver_error(r));
-        } else {
-          note_input(e, si.frame, si.capture_us);
-          st = encode_pixels_locked(e, e->cpu, si.width, si.height, si.width * 4, 1, idr);
-        }
-        break;
-      }
-    } else {
-      fail_e(e, st, "%s", smx_spout_receiver_error(r));
+    if ((st < 0 && e->kind == KIND_MF && e->vp_failed) || st == SMX_E_FORMAT) {
+      /* the processor just failed for the first time, or refuses this texture's format (an
+       * _SRGB sender): this frame goes the CPU way */
+      gpu = 0;
+      st = SMX_OK;
     }
+  } else if (st == SMX_OK) {
+    smx_spout_receiver_gpu_done(r);
+  }
+  if (!gpu && (st == SMX_OK || st == SMX_E_IO)) {
+    /* CPU path: the receiver's readback, the buffer grown once when the sender is larger. */
+    int64_t n = smx_spout_receiver_copy_latest(r, e->cpu, e->cpu_cap, &si);
+    if (n == SMX_E_RESIZED) {
+      size_t need = (size_t)si.width * si.height * 4;
+      uint8_t *b = need ? realloc(e->cpu, need) : NULL;
+      if (b) {
+        e->cpu = b;
+        e->cpu_cap = need;
+        n = smx_spout_receiver_copy_latest(r, e->cpu, e->cpu_cap, &si);
+      }
+    }
+    if (n < 0) {
+      st = fail_e(e, (int)n, "%s", smx_spout_receiver_error(r));
+    } else {
+      note_input(e, si.frame, si.capture_us);
+      st = encode_pixels_locked(e, e->cpu, si.width, si.height, si.stride ? si.stride : si.width * 4,
+                                si.format ? si.format : 1, idr);
+    }
+  } else if (!gpu) {
+    fail_e(e, st, "%s", smx_spout_receiver_error(r)); /* AGAIN, TORN, WRITER_GONE, … */
   }
   if (st < 0 && idr) InterlockedExchange(&e->want_idr, 1); /* the retry must still be an IDR */
   leave(e, 1);
