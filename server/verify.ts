@@ -317,6 +317,20 @@ export async function verify(o: VerifyOptions): Promise<number> {
   );
   if (spout && !windows) out("Spout: Windows only");
   else if (spout && shimOk) {
+    // The D3D11 half of Spout on this machine, without a sender: shared texture, copy, readback.
+    for (const keyed of [false, true]) {
+      try {
+        const t = callAny(spout, ["spoutD3dSelftest"], keyed) as { ok: boolean; message: string };
+        out(
+          `D3D11 self-test${keyed ? " (keyed mutex)" : ""}: ${t.ok ? "ok" : "FAILED"}${
+            t.message ? `: ${t.message}` : ""
+          }`,
+        );
+      } catch (e) {
+        out(`D3D11 self-test: not in this build (${(e as Error).message})`);
+        break;
+      }
+    }
     try {
       const senders = callAny(spout, ["listSpoutSenders"]) as AnyModule[];
       out(`Spout senders: ${senders.length}`);

@@ -84,6 +84,8 @@ Deno.test("smx verify finds what it calls in the Windows modules (imported by na
   assert.equal(typeof spout.listSpoutSenders, "function");
   assert.equal(typeof spout.SpoutReceiver.open, "function");
   assert.equal(typeof spout.SpoutFlag.FRAME_COUNT, "number");
+  assert.equal(typeof spout.spoutD3dSelftest, "function");
+  assert.deepEqual(spout.spoutD3dSelftest(), { ok: false, message: "Spout is Windows only" });
   const win = await import("../ffi/win_encoder.ts");
   assert.equal(typeof win.winEncoderCaps, "function");
   assert.equal(typeof win.WinH264Encoder.open, "function");
