@@ -160,7 +160,13 @@ export async function start(o: StartOptions): Promise<Running> {
   let demo: DemoSupervisor | undefined;
   // Only engines smx can link count: another user's engine on the probe range (no token) does not.
   const found = usableEngines(await engines.refresh());
-  if (found.length === 0 && !o.engine && o.demo) {
+  // The demo engine draws into the Linux frame ring, which smx.dll does not have: on Windows smx
+  // waits for the real engine (and shows its Spout senders meanwhile).
+  const demoHere = Deno.build.os !== "windows";
+  if (found.length === 0 && !o.engine && o.demo && !demoHere) {
+    log.info("no usable engine found; the demo engine is Linux only: waiting for an engine");
+  }
+  if (found.length === 0 && !o.engine && o.demo && demoHere) {
     log.info("no usable engine found: starting the demo engine");
     // deno-lint-ignore no-explicit-any
     const compiled = (Deno.build as any).standalone === true;
