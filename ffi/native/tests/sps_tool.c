@@ -2,6 +2,10 @@
  *
  *   sps_tool fix|strip|strip-vui < in.h264 > out.h264   rewrites every SPS of an Annex-B stream
  *   sps_tool info < in.h264                             one line per SPS: what it says
+ *   sps_tool fuzz N SEED < in.h264                      N mutations of the stream's first SPS
+ *                                                       (bit flips, cuts, inserted bytes, zero
+ *                                                       runs) through parse and every rewrite;
+ *                                                       exit 1 when an invariant breaks
  *
  * The stream is cut into access units at each SPS so every rewrite call sees a buffer the size
  * the encoder hands it (an IDR with its parameter sets), and the unchanged case (return 0) is
@@ -33,7 +37,106 @@ static size_t next_sps(const uint8_t *p, size_t n, size_t from) {
   return n;
 }
 
+static uint32_t rng_state;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return rng_state;
+}
+
+/* Mutations of one SPS: whatever comes in, parse and rewrite must return a status (never touch
+ * memory they do not own: ASan/UBSan watch), a FIX result must parse again with the restriction
+ * and max_num_reorder_frames 0, a second FIX must change nothing, and no output may grow past
+ * SMX_SPS_MAX_GROWTH. */
+static int fuzz(const uint8_t *in, size_t n, long count, uint32_t seed) {
+  const uint8_t *sps = NULL;
+  size_t len = 0;
+  for (size_t i = 0; i + 3 < n && !sps; i++)
+    if (in[i] == 0 && in[i + 1] == 0 && in[i + 2] == 1 && (in[i + 3] & 0x1f) == 7) {
+      sps = in + i + 3;
+      len = 4;
+      while (sps + len + 3 <= in + n && !(sps[len] == 0 && sps[len + 1] == 0 && sps[len + 2] <= 1))
+        len++;
+    }
+  if (!sps) {
+    fprintf(stderr, "fuzz: no SPS in the input\n");
+    return 1;
+  }
+  rng_state = seed ? seed : 1;
+  long parsed = 0, fixed = 0;
+  for (long k = 0; k < count; k++) {
+    uint8_t m[SMX_SPS_MAX_BYTES];
+    size_t mlen = len;
+    memcpy(m, sps, len);
+    int edits = 1 + (int)(rnd() % 4);
+    for (int e = 0; e < edits; e++) {
+      switch (rnd() % 5) {
+      case 0: /* bit flip (not the NAL type) */
+        if (mlen > 1) m[1 + rnd() % (mlen - 1)] ^= (uint8_t)(1u << (rnd() % 8));
+        break;
+      case 1: /* cut */
+        if (mlen > 2) mlen = 2 + rnd() % (mlen - 1);
+        break;
+      case 2: /* inserted byte */
+        if (mlen + 1 < sizeof m) {
+          size_t at = 1 + rnd() % mlen;
+          memmove(m + at + 1, m + at, mlen - at);
+          m[at] = (uint8_t)rnd();
+          mlen++;
+        }
+        break;
+      case 3: /* a run of zeros (escapes, long exp-Golomb prefixes) */
+        if (mlen > 2) {
+          size_t at = 1 + rnd() % (mlen - 1), run = 1 + rnd() % 6;
+          for (size_t j = at; j < mlen && j < at + run; j++) m[j] = 0;
+        }
+        break;
+      default: /* random tail */
+        for (size_t j = 1 + rnd() % mlen; j < mlen; j++) m[j] = (uint8_t)rnd();
+      }
+    }
+    m[0] = (uint8_t)((m[0] & 0xe0) | 7);
+    smx_sps_info info;
+    if (smx_sps_parse(m, mlen, &info) == 0) parsed++;
+    for (int mode = 0; mode < 3; mode++) {
+      uint8_t out[SMX_SPS_MAX_BYTES + SMX_SPS_MAX_GROWTH];
+      int r = smx_sps_rewrite(m, mlen, (smx_sps_mode)mode, out, sizeof out);
+      if (r > (int)(mlen + SMX_SPS_MAX_GROWTH)) {
+        fprintf(stderr, "fuzz %ld: mode %d grew %zu -> %d bytes\n", k, mode, mlen, r);
+        return 1;
+      }
+      if (mode != SMX_SPS_FIX || r <= 0) continue;
+      fixed++;
+      smx_sps_info a;
+      uint8_t again[SMX_SPS_MAX_BYTES + SMX_SPS_MAX_GROWTH];
+      if (smx_sps_parse(out, (size_t)r, &a) != 0 || !a.vui_present || !a.bitstream_restriction ||
+          a.max_num_reorder_frames != 0 ||
+          smx_sps_rewrite(out, (size_t)r, SMX_SPS_FIX, again, sizeof again) != 0) {
+        fprintf(stderr, "fuzz %ld: a fixed SPS does not hold: %s\n", k, smx_last_error());
+        return 1;
+      }
+      /* the escaped output has no start code inside */
+      for (int j = 0; j + 2 < r; j++)
+        if (out[j] == 0 && out[j + 1] == 0 && out[j + 2] <= 2) {
+          fprintf(stderr, "fuzz %ld: emulation prevention missing at %d\n", k, j);
+          return 1;
+        }
+    }
+  }
+  fprintf(stderr, "fuzz: %ld mutations, %ld parsed, %ld fixed\n", count, parsed, fixed);
+  printf("%ld %ld %ld\n", count, parsed, fixed);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "fuzz") == 0) {
+    size_t n;
+    uint8_t *in = read_all(&n);
+    int r = in ? fuzz(in, n, atol(argv[2]), (uint32_t)strtoul(argv[3], NULL, 10)) : 2;
+    free(in);
+    return r;
+  }
   if (argc != 2) {
     fprintf(stderr, "usage: sps_tool fix|strip|strip-vui|info < in > out\n");
     return 2;
