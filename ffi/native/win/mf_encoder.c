@@ -278,6 +278,9 @@ int smx_mf_open(const smx_win_params *p, smx_mf **out, char *name, size_t name_c
         if (SUCCEEDED(IMFTransform_GetAttributes(m->t, &attrs)) && attrs) {
           IMFAttributes_GetUINT32(attrs, &MF_TRANSFORM_ASYNC, &async);
           if (async) IMFAttributes_SetUINT32(attrs, &MF_TRANSFORM_ASYNC_UNLOCK, TRUE);
+          /* MF_LOW_LATENCY on the transform too (the same GUID as CODECAPI_AVLowLatencyMode;
+           * some hardware MFTs read only this one). */
+          IMFAttributes_SetUINT32(attrs, &MF_LOW_LATENCY, TRUE);
           RELEASE(attrs);
         }
         if (async &&
@@ -336,8 +339,15 @@ static int wait_event(smx_mf *m, MediaEventType want, char *msg, size_t cap) {
       return SMX_E_ENCODER;
     }
     MediaEventType type = MEUnknown;
+    HRESULT ev_status = S_OK;
     IMFMediaEvent_GetType(ev, &type);
+    IMFMediaEvent_GetStatus(ev, &ev_status);
     RELEASE(ev);
+    if (type == MEError || FAILED(ev_status)) {
+      snprintf(msg, cap, "the asynchronous MFT reported an error (event %lu, 0x%08lx)",
+               (unsigned long)type, (unsigned long)ev_status);
+      return SMX_E_ENCODER;
+    }
     if (type == METransformNeedInput) {
       if (want == METransformNeedInput) return SMX_OK;
       m->need_input++;
