@@ -281,7 +281,10 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     stageUi(join(ROOT, EMBED_DIR), await ui(), linux.triple);
-    const r = await compileTarget(ROOT, linux, { check: false });
+    const r = await compileTarget(ROOT, linux, {
+      check: false,
+      signal: AbortSignal.timeout(180000),
+    });
     if (!r.ok) {
       // Without a runtime this is the expected end; with one it is a failure to report.
       assert.equal(
@@ -355,7 +358,10 @@ Deno.test({
     const dll = shimStatus(ROOT, windows);
     assert.ok(dll.built, dll.why);
     stageUi(join(ROOT, EMBED_DIR), await ui(), windows.triple);
-    const r = await compileTarget(ROOT, windows, { check: false });
+    const r = await compileTarget(ROOT, windows, {
+      check: false,
+      signal: AbortSignal.timeout(180000),
+    });
     const staged = parseManifest(
       Deno.readTextFileSync(join(ROOT, EMBED_DIR, "shim", MANIFEST_NAME)),
       "shim",

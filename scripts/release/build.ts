@@ -59,7 +59,13 @@ export interface CompileResult {
 export async function compileTarget(
   root: string,
   t: ReleaseTarget,
-  o: { check?: boolean; echo?: boolean; env?: (k: string) => string | undefined } = {},
+  o: {
+    check?: boolean;
+    echo?: boolean;
+    env?: (k: string) => string | undefined;
+    /** Kills deno compile (e.g. a download that hangs instead of failing). */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CompileResult> {
   const shim = shimStatus(root, t);
   if (!shim.built) return { ok: false, output: "", message: `skipped ${t.name}: ${shim.why}` };
@@ -82,6 +88,7 @@ export async function compileTarget(
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
+    signal: o.signal,
   }).spawn();
   const dec = new TextDecoder();
   let output = "";
