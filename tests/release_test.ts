@@ -250,6 +250,12 @@ Deno.test("release: DENORT_BIN is used only for the target of its format, and ne
       () => chooseRuntime(linux, env({ DENORT_BIN: Deno.execPath() })),
       /is deno itself: a binary built on it only opens the REPL/,
     );
+    const zip = join(dir, "denort-x86_64-unknown-linux-gnu.zip");
+    Deno.writeFileSync(zip, new Uint8Array([0x50, 0x4b, 3, 4, 20, 0]));
+    assert.throws(
+      () => chooseRuntime(linux, env({ DENORT_BIN: zip })),
+      /is a zip: unzip it and point DENORT_BIN at the denort inside, or copy the zip unchanged to/,
+    );
     assert.throws(
       () => chooseRuntime(linux, env({ DENORT_BIN: join(dir, "nope") })),
       /DENORT_BIN=.*nope: cannot read it/,

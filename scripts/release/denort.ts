@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import type { ReleaseTarget } from "./targets.ts";
 
-export type BinaryFormat = "elf" | "pe" | "macho" | "unknown";
+export type BinaryFormat = "elf" | "pe" | "macho" | "zip" | "unknown";
 
 export function binaryFormat(head: Uint8Array): BinaryFormat {
   if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) return "elf";
   if (head[0] === 0x4d && head[1] === 0x5a) return "pe";
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return "zip";
   const m = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (head.byteLength >= 4 && [0xfeedfacf, 0xcffaedfe].includes(m.getUint32(0))) return "macho";
   return "unknown";
@@ -88,6 +89,12 @@ export function chooseRuntime(
       fmt = binaryFormat(head(path));
     } catch (e) {
       throw new Error(`${name}=${path}: cannot read it (${(e as Error).message})`);
+    }
+    if (fmt === "zip") {
+      throw new Error(
+        `${name}=${path} is a zip: unzip it and point ${name} at the denort inside, or copy the ` +
+          `zip unchanged to ${cachedRuntimePath(t, env)} and unset ${name}`,
+      );
     }
     if (fmt !== formatFor(t)) {
       if (name === specific) {
