@@ -300,7 +300,12 @@ export async function verify(o: VerifyOptions): Promise<number> {
     const version = Deno.UnsafePointerView.getCString(native().smx_version()!);
     out(
       `shim: ${version} from ${shimPath()}${
-        extracted ? ` (${extracted.action}, sha256 ${extracted.sha256.slice(0, 16)}…)` : ""
+        extracted
+          ? ` (${extracted.action}${
+            extracted.why ? ` — the cached copy had ${extracted.why}` : ""
+          }, ` +
+            `sha256 ${extracted.sha256.slice(0, 16)}…)`
+          : ""
       }`,
     );
     shimOk = true;
