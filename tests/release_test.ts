@@ -421,3 +421,59 @@ Deno.test({
     assert.match(r.err, /linux failed:\n[^]*set DENORT_BIN=\/path\/to\/denort/);
   },
 });
+
+Deno.test({
+  name: "release: the start-up side as a compiled binary runs it (standalone simulated in a child)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // No binary can be built here; this runs the same modules with Deno.build.standalone set, so
+    // they take their compiled-binary branches on the staged dist/embed/ (read from the disk
+    // here, from the binary's embedded files in a real one).
+    const embed = join(ROOT, EMBED_DIR);
+    stageUi(embed, await ui(), linux.triple);
+    stageShim(embed, SHIM, linux.triple);
+    const script = join(tempDir(), "compiled_startup.ts");
+    Deno.writeTextFileSync(
+      script,
+      `Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });
+const { UiAssets } = await import(${JSON.stringify(join(ROOT, "server/http/ui_assets.ts"))});
+const lib = await import(${JSON.stringify(join(ROOT, "ffi/lib.ts"))});
+try {
+  const a = await UiAssets.load();
+  console.log("ui", a.files().size, a.get("/")!.type);
+} catch (e) {
+  console.log("ui error:", (e as Error).message);
+}
+const x = await lib.prepareEmbeddedShim();
+console.log("shim", x.action, lib.shimPath());
+console.log("version", Deno.UnsafePointerView.getCString(lib.native().smx_version()!));
+`,
+    );
+    const cache = tempDir();
+    const run = async () => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", script],
+        cwd: ROOT,
+        env: { XDG_CACHE_HOME: cache, NO_COLOR: "1" },
+      }).output();
+      const dec = new TextDecoder();
+      return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+    };
+    const hash = sha256File(SHIM);
+    const extracted = join(cache, "smx", "shim", hash, "libsmx.so");
+    let r = await run();
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, new RegExp(`^ui ${(await ui()).size} text/html`, "m"));
+    assert.match(r.out, new RegExp(`^shim written ${extracted.replaceAll(".", "\\.")}$`, "m"));
+    assert.match(r.out, /^version smx-shim 1$/m);
+    r = await run();
+    assert.match(r.out, /^shim reused /m, r.out + r.err);
+    // A chunk missing from the embedded UI: refused, named.
+    const chunk = [...(await ui()).keys()].find((p) => p.startsWith("/assets/chunks/"))!;
+    Deno.removeSync(join(embed, "ui", chunk));
+    r = await run();
+    assert.match(r.out, new RegExp(`ui error: UI bundle in .* is incomplete .*${chunk}: missing`));
+    stageUi(embed, await ui(), linux.triple);
+  },
+});
