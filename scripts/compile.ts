@@ -44,7 +44,11 @@ if (!flags["no-native"]) {
     stdout: "inherit",
     stderr: "inherit",
   }).output();
-  if (!native.success) console.error("compile: `deno task build:native` failed (above)");
+  if (!native.success) {
+    // A shim left from an earlier build would not match the sources: no release from it.
+    console.error("compile: `deno task build:native` failed (above); nothing compiled");
+    Deno.exit(1);
+  }
 }
 
 const built: string[] = [];
