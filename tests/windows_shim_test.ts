@@ -44,6 +44,8 @@ const REQUIRED = [
   "A's frames come from its semaphore",
   "holding the access mutex stops A's frames",
   "a closed handle: SMX_E_CLOSED",
+  "copy_latest into a small buffer: SMX_E_RESIZED with the size",
+  "copy_latest of a texture no adapter can open: SMX_E_IO",
   "B (no semaphore, polled at 20/s)",
   "the receiver follows the new size (96x54)",
   "and the new share handle",

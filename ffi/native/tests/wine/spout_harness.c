@@ -216,6 +216,19 @@ static void test_counting(void) {
   check(strstr(smx_spout_receiver_error(r), "no new frame") != NULL,
         "the handle keeps the message (%s)", smx_spout_receiver_error(r));
 
+  /* copy_latest: a buffer too small says the size; a handle no adapter can open (A's is a
+   * placeholder) is SMX_E_IO naming it, after trying every adapter */
+  static uint8_t small[16], px[320 * 180 * 4];
+  smx_spout_info ci;
+  memset(&ci, 0, sizeof ci);
+  int64_t c = smx_spout_receiver_copy_latest(r, small, sizeof small, &ci);
+  check(c == SMX_E_RESIZED && ci.width == 320 && ci.height == 180,
+        "copy_latest into a small buffer: SMX_E_RESIZED with the size (%lld, %ux%u)",
+        (long long)c, ci.width, ci.height);
+  c = smx_spout_receiver_copy_latest(r, px, sizeof px, &ci);
+  check(c == SMX_E_IO, "copy_latest of a texture no adapter can open: SMX_E_IO (%lld: %s)",
+        (long long)c, smx_spout_receiver_error(r));
+
   /* The sender's access mutex: while someone holds it, the sender cannot write (nor count). */
   HANDLE m = OpenMutexA(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, "smx test A_SpoutAccessMutex");
   check(m != NULL, "A's access mutex opens by name");
