@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <d3d10.h> /* ID3D10Multithread */
+#include <d3d11_1.h> /* ID3D11VideoContext1: colour spaces as DXGI names them */
 
 #include "nvenc_params.h"
 #include "smx_common.h"
@@ -206,6 +207,16 @@ static int build_pipeline(smx_d3d11_vp *vp, uint32_t in_w, uint32_t in_h, DXGI_F
   out_cs.Nominal_Range = D3D11_VIDEO_PROCESSOR_NOMINAL_RANGE_16_235; /* limited */
   ID3D11VideoContext_VideoProcessorSetStreamColorSpace(v, vp->proc, 0, &in_cs);
   ID3D11VideoContext_VideoProcessorSetOutputColorSpace(v, vp->proc, &out_cs);
+  /* Windows 8.1+ drivers take the DXGI colour spaces too; some honour only these. */
+  ID3D11VideoContext1 *v1 = NULL;
+  if (SUCCEEDED(ID3D11VideoContext_QueryInterface(v, &IID_ID3D11VideoContext1, (void **)&v1)) &&
+      v1) {
+    ID3D11VideoContext1_VideoProcessorSetStreamColorSpace1(
+        v1, vp->proc, 0, DXGI_COLOR_SPACE_RGB_FULL_G22_NONE_P709);
+    ID3D11VideoContext1_VideoProcessorSetOutputColorSpace1(
+        v1, vp->proc, DXGI_COLOR_SPACE_YCBCR_STUDIO_G22_LEFT_P601);
+    ID3D11VideoContext1_Release(v1);
+  }
   D3D11_VIDEO_COLOR black;
   memset(&black, 0, sizeof black);
   black.RGBA.A = 1.0f;

@@ -330,9 +330,8 @@ smx_win_encoder *smx_win_encoder_open(void *device, uint32_t width, uint32_t hei
   }
   if (!st) {
     /* Which encoder and why, once, where a person looks first. */
-    fprintf(stderr, "smx: H.264 %ux%u@%u encoder: %s%s%s\n", width, height, fps, e->name,
-            e->skipped[0] ? " (passed over: " : "", e->skipped[0] ? e->skipped : "");
-    if (e->skipped[0]) fprintf(stderr, ")\n");
+    fprintf(stderr, "smx: H.264 %ux%u@%u encoder: %s%s%s%s\n", width, height, fps, e->name,
+            e->skipped[0] ? " (passed over: " : "", e->skipped, e->skipped[0] ? ")" : "");
     AcquireSRWLockExclusive(&reg_lock);
     e->next = live_head;
     live_head = e;
