@@ -79,7 +79,7 @@ Deno.test("release: the UI is staged with every chunk and worker, and reads back
     const trimmed = new Map(files);
     trimmed.delete(wanChunk);
     assert.ok(missingReferences(trimmed).some((r) => r.startsWith(`${wanChunk} (referenced by`)));
-    assert.throws(() => stageUi(tempDir(), trimmed), /UI build is incomplete/);
+    assert.throws(() => stageUi(dir, trimmed), /UI build is incomplete/);
     const staged2 = tempDir();
     const m2 = stageUi(staged2, files);
     m2.files = m2.files.filter((f) => f.path !== wanChunk);
@@ -433,7 +433,8 @@ Deno.test({
     const embed = join(ROOT, EMBED_DIR);
     stageUi(embed, await ui(), linux.triple);
     stageShim(embed, SHIM, linux.triple);
-    const script = join(tempDir(), "compiled_startup.ts");
+    const scriptDir = tempDir();
+    const script = join(scriptDir, "compiled_startup.ts");
     Deno.writeTextFileSync(
       script,
       `Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });
@@ -451,29 +452,38 @@ console.log("version", Deno.UnsafePointerView.getCString(lib.native().smx_versio
 `,
     );
     const cache = tempDir();
-    const run = async () => {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--no-lock", script],
-        cwd: ROOT,
-        env: { XDG_CACHE_HOME: cache, NO_COLOR: "1" },
-      }).output();
-      const dec = new TextDecoder();
-      return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-    };
-    const hash = sha256File(SHIM);
-    const extracted = join(cache, "smx", "shim", hash, "libsmx.so");
-    let r = await run();
-    assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, new RegExp(`^ui ${(await ui()).size} text/html`, "m"));
-    assert.match(r.out, new RegExp(`^shim written ${extracted.replaceAll(".", "\\.")}$`, "m"));
-    assert.match(r.out, /^version smx-shim 1$/m);
-    r = await run();
-    assert.match(r.out, /^shim reused /m, r.out + r.err);
-    // A chunk missing from the embedded UI: refused, named.
-    const chunk = [...(await ui()).keys()].find((p) => p.startsWith("/assets/chunks/"))!;
-    Deno.removeSync(join(embed, "ui", chunk));
-    r = await run();
-    assert.match(r.out, new RegExp(`ui error: UI bundle in .* is incomplete .*${chunk}: missing`));
-    stageUi(embed, await ui(), linux.triple);
+    try {
+      await simulatedStartup(embed, script, cache);
+    } finally {
+      Deno.removeSync(scriptDir, { recursive: true });
+      Deno.removeSync(cache, { recursive: true });
+    }
   },
 });
+
+async function simulatedStartup(embed: string, script: string, cache: string): Promise<void> {
+  const run = async () => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", script],
+      cwd: ROOT,
+      env: { XDG_CACHE_HOME: cache, NO_COLOR: "1" },
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+  };
+  const hash = sha256File(SHIM);
+  const extracted = join(cache, "smx", "shim", hash, "libsmx.so");
+  let r = await run();
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, new RegExp(`^ui ${(await ui()).size} text/html`, "m"));
+  assert.match(r.out, new RegExp(`^shim written ${extracted.replaceAll(".", "\\.")}$`, "m"));
+  assert.match(r.out, /^version smx-shim 1$/m);
+  r = await run();
+  assert.match(r.out, /^shim reused /m, r.out + r.err);
+  // A chunk missing from the embedded UI: refused, named.
+  const chunk = [...(await ui()).keys()].find((p) => p.startsWith("/assets/chunks/"))!;
+  Deno.removeSync(join(embed, "ui", chunk));
+  r = await run();
+  assert.match(r.out, new RegExp(`ui error: UI bundle in .* is incomplete .*${chunk}: missing`));
+  stageUi(embed, await ui(), linux.triple);
+}
