@@ -43,6 +43,8 @@ const REQUIRED = [
   "A (30 fps, counting)",
   "A's frames come from its semaphore",
   "holding the access mutex stops A's frames",
+  "info() while another thread waits",
+  "close() during a wait on another thread waits for it",
   "a closed handle: SMX_E_CLOSED",
   "copy_latest into a small buffer: SMX_E_RESIZED with the size",
   "copy_latest of a texture no adapter can open: SMX_E_IO",

@@ -751,7 +751,11 @@ int smx_spout_receiver_wait(smx_spout_receiver *r, uint64_t after_frame, int32_t
     if (until > r->next_info_ns) until = r->next_info_ns;
     if (until > deadline) until = deadline;
     DWORD ms = until > now ? (DWORD)((until - now + 999999) / 1000000) : 1;
+    /* not holding the handle while asleep: a synchronous info() from the JS thread must not
+     * wait out this wait (our user count still keeps close() from freeing the handle) */
+    LeaveCriticalSection(&r->busy);
     Sleep(ms);
+    EnterCriticalSection(&r->busy);
   }
   leave(r);
   return st;

@@ -189,6 +189,17 @@ static void test_listing(void) {
   check(smx_spout_list(tiny, sizeof tiny) == SMX_E_NO_MEMORY, "a too small buffer: no memory");
 }
 
+typedef struct {
+  smx_spout_receiver *r;
+  int st;
+} wait_arg;
+
+static DWORD WINAPI waiter(void *p) {
+  wait_arg *a = p;
+  a->st = smx_spout_receiver_wait(a->r, UINT64_MAX - 1, 400); /* times out */
+  return 0;
+}
+
 static void test_counting(void) {
   smx_spout_receiver *r = smx_spout_receiver_open("smx test A", 0);
   check(r != NULL, "open A (%s)", r ? "" : smx_last_error());
@@ -243,7 +254,23 @@ static void test_counting(void) {
           held, (unsigned long long)before, after);
   }
   if (m) CloseHandle(m);
+
+  /* another thread waiting (as Deno's worker does) holds the handle only while it looks */
+  wait_arg wa = {r, 1};
+  HANDLE th = CreateThread(NULL, 0, waiter, &wa, 0, NULL);
+  Sleep(50);
+  int64_t t0 = smx_monotonic_ns();
+  smx_spout_info during = info_of(r);
+  long long ms = (long long)((smx_monotonic_ns() - t0) / 1000000);
+  check(ms < 100 && during.frame > 0, "info() while another thread waits: %lld ms", ms);
+  /* close while that wait is in flight: it waits for the call, then frees */
+  t0 = smx_monotonic_ns();
   smx_spout_receiver_close(r);
+  ms = (long long)((smx_monotonic_ns() - t0) / 1000000);
+  if (th) WaitForSingleObject(th, 5000), CloseHandle(th);
+  check(wa.st == SMX_E_TIMEOUT && ms >= 100,
+        "close() during a wait on another thread waits for it (%lld ms; the wait: %d)", ms,
+        wa.st);
   check(smx_spout_receiver_wait(r, 0, 0) == SMX_E_CLOSED, "a closed handle: SMX_E_CLOSED");
   check(strstr(smx_spout_receiver_error(r), "closed") != NULL, "error of a closed handle");
   smx_spout_receiver_close(r); /* twice: a no-op */
