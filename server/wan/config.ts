@@ -12,7 +12,8 @@
  *       "url": "wss://rt.example.com/connection/websocket",
  *       "apiUrl": "https://rt.example.com/api", "apiKey": "…", "tokenSecret": "…"
  *     },
- *     "unpublishAfterSeconds": 10            // optional
+ *     "unpublishAfterSeconds": 10,           // optional
+ *     "iceAddress": "192.0.2.10"             // optional: ICE (media) only on this local address
  *   }
  */
 import { ENGINE_ID_RE, UNPUBLISH_AFTER_MS } from "../../protocol/wan.ts";
@@ -23,6 +24,11 @@ export interface WanConfig {
   livekit: { url: string; apiKey: string; apiSecret: string };
   centrifugo: { url: string; apiUrl: string; apiKey: string; tokenSecret: string };
   unpublishAfterMs: number;
+  /**
+   * The one local address smx's WebRTC sockets bind to and offer (a studio machine with several
+   * networks; the tests' loopback). Absent: every address, as WebRTC does.
+   */
+  iceAddress?: string;
 }
 
 export class WanConfigError extends Error {
@@ -98,8 +104,15 @@ export function parseWanConfig(
       problems.push(`"unpublishAfterSeconds" must be a number from 0 to 3600`);
     } else unpublishAfterMs = s * 1000;
   }
+  let iceAddress: string | undefined;
+  if (o.iceAddress !== undefined) {
+    const a = o.iceAddress;
+    if (typeof a !== "string" || !/^(\d{1,3}\.){3}\d{1,3}$/.test(a)) {
+      problems.push(`"iceAddress" must be an IPv4 address`);
+    } else iceAddress = a;
+  }
   if (problems.length) throw new WanConfigError(source, problems);
-  return { engine, label, livekit, centrifugo, unpublishAfterMs };
+  return { engine, label, livekit, centrifugo, unpublishAfterMs, iceAddress };
 }
 
 /** Reads and parses a WAN config file. */

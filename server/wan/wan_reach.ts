@@ -30,6 +30,16 @@ export class WanReach {
       sessions: o.sessions,
       unpublishAfterMs: config.unpublishAfterMs,
       log: o.log,
+      ...(config.iceAddress
+        ? {
+          // werift leaves loopback out of its own host candidates: offer the address itself.
+          ice: {
+            bindAddress: config.iceAddress,
+            extraHostAddresses: [config.iceAddress],
+            ipv6: false,
+          },
+        }
+        : {}),
     });
     this.relay = new WanRelay({
       engine: config.engine,

@@ -80,6 +80,7 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
         livekit: { url: livekit.url, apiKey: livekit.apiKey },
         centrifugo: { url: centrifugo.url, apiUrl: centrifugo.apiUrl },
         unpublishAfterSeconds: o.unpublishAfterSeconds ?? 2,
+        iceAddress: "127.0.0.1", // nothing beyond loopback, media sockets included
       }),
     );
     const smx = await startMainTs(
@@ -136,8 +137,13 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
       async openSignedIn(user = "alice", viewport = { width: 1400, height: 850 }) {
         const page = await browser.newPage({ viewport });
         const errors: string[] = [];
+        const console: string[] = [];
         page.on("pageerror", (e) => errors.push(String(e)));
-        (page as unknown as { smxErrors: string[] }).smxErrors = errors;
+        page.on("console", (m) => {
+          console.push(`${m.type()}: ${m.text()}`);
+          if (console.length > 200) console.splice(0, 100);
+        });
+        Object.assign(page, { smxErrors: errors, smxConsole: console });
         await page.goto(`${site.url}/login?user=${encodeURIComponent(user)}`);
         return page;
       },
