@@ -246,10 +246,19 @@ Deno.test({
           30000,
         );
         // A write while the page is still reconnecting is refused at once (engine_offline, shown
-        // by the control), as on the local reach: write once the page's link is open again.
+        // by the control), and one published before smx's own subscription is back times out
+        // (nobody reads smx_ctl then): write once both ends are back.
         await waitUntil(
           "the page's parameter link open",
           () => p.evaluate(() => (globalThis as unknown as Window).__smx?.params.state === "open"),
+          20000,
+        );
+        await waitUntil(
+          "smx subscribed to smx_ctl again",
+          async () => {
+            const relay = (await s.smxStats()).wan?.relay as { ctl?: { state?: string } };
+            return relay?.ctl?.state === "subscribed";
+          },
           20000,
         );
         const slider = p.locator('[data-param="Scene.Shapes.Count"] input[type=range]');
