@@ -45,6 +45,8 @@ export interface WanStackOptions {
   name?: string;
   /** smx's log level (default debug: its output is printed when a test fails). */
   logLevel?: string;
+  /** Extra demo-engine flags (e.g. `--main 1280x720@30 --no-ambient` for the benchmark). */
+  engineArgs?: string[];
 }
 
 const hubUrl = (e: DemoProc) => `ws://127.0.0.1:${e.port}/ws/hub?token=${e.token}`;
@@ -68,6 +70,7 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
       name: `${o.name ?? "wan"}-${Deno.pid}`,
       portDir: dir,
       outputs: true,
+      extraArgs: o.engineArgs,
     });
     cleanup.push(() => engine.kill());
 
