@@ -102,6 +102,16 @@ try {
       last?.limited ? ` (${last.limited})` : ""
     }, path ${last?.path}`,
   );
+  if (last) {
+    const b = {
+      encode: r2(last.encodeMs),
+      transfer: r2(last.transferMs),
+      decode: r2(last.decodeMs),
+      wait_for_frame: r2(last.waitMs),
+      draw: r2(last.drawMs),
+    };
+    console.log(`  where the ms go (recent medians): ${JSON.stringify(b)}`);
+  }
   for (const v of viewers) await v.ctx.close();
 
   // Parameter writes: page → Centrifugo → smx → engine → smx → Centrifugo → page.
