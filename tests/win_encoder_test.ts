@@ -13,8 +13,12 @@
  *   (ffi/symbols/win_encoder.ts) — loudly failing when the cross compiler is missing;
  * - under Wine (ffi/native/win/tests/encoder_wine.c, under Xvfb when there is one so that Wine's
  *   D3D11 makes a device): the code loads and runs, NVENC is passed over with the real reason,
- *   the error model holds, capabilities come back as JSON; Wine 8 has neither a D3D11 video
- *   device nor a Media Foundation H.264 encoder, so the harness skips those (and says so);
+ *   the error model holds, capabilities come back as JSON; then with a stand-in nvEncodeAPI64.dll
+ *   (tests/fake_nvenc.c, in the prefix's System32, checking struct versions and smx's settings)
+ *   nvenc.c's calls run in their order: sessions open, the codec string comes from the driver's
+ *   SPS, the third session hits the limit (status -100, the sentence), one frees on close, an old
+ *   driver is named. Wine 8 has neither a D3D11 video device nor a Media Foundation H.264
+ *   encoder, so no frame is encoded there (the harness says "skip");
  * - the TS wrapper's name mapping and its refusal to run off Windows.
  */
 import assert from "node:assert/strict";
@@ -390,7 +394,7 @@ Deno.test("they link into a DLL that exports every symbol of ffi/symbols/win_enc
   }
 });
 
-Deno.test("under Wine: loads, names why NVENC is passed over, error model, caps", async () => {
+Deno.test("under Wine: loads, names why NVENC is passed over, error model, caps, NVENC's calls through a stand-in driver", async () => {
   await requireMingw();
   const wine = await run("wine", ["--version"]).catch(() => null);
   if (!wine || wine.code !== 0) throw new Error("wine is missing: apt-get install -y wine");
@@ -421,18 +425,54 @@ Deno.test("under Wine: loads, names why NVENC is passed over, error model, caps"
     ]);
     assert.equal(b.code, 0, `harness did not build:\n${b.err}`);
     const xvfb = await run("xvfb-run", ["--help"]).catch(() => null);
-    const cmd = xvfb ? "xvfb-run" : "wine";
-    const args = xvfb ? ["-a", "wine", exe] : [exe];
-    const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
-    const r = await child.output();
-    clearTimeout(timer);
-    const out = new TextDecoder().decode(r.stdout);
-    console.log(out.split("\n").filter((l) => /^(#|skip|not ok)/.test(l)).join("\n"));
-    assert.match(out, /^harness: \d+ passed, 0 failed/m, out);
-    assert.equal(r.code, 0, out);
+    const harness = async (mode: string[], extraEnv: Record<string, string> = {}) => {
+      const cmd = xvfb ? "xvfb-run" : "wine";
+      const args = xvfb ? ["-a", "wine", exe, ...mode] : [exe, ...mode];
+      const child = new Deno.Command(cmd, {
+        args,
+        env: { ...env, ...extraEnv },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+      const r = await child.output();
+      clearTimeout(timer);
+      const out = new TextDecoder().decode(r.stdout);
+      console.log(out.split("\n").filter((l) => /^(#|skip|not ok)/.test(l)).join("\n"));
+      assert.match(out, /^harness: \d+ passed, 0 failed/m, out);
+      assert.equal(r.code, 0, out);
+      return out;
+    };
+    // 1. This system as it is: no NVIDIA driver, Wine's D3D11 and Media Foundation.
+    const out = await harness([]);
     assert.match(out, /nvenc: NVIDIA driver not installed: nvEncodeAPI64\.dll is not loadable/);
     assert.match(out, /^ok - caps JSON/m);
+
+    // 2. NVENC's calls through a stand-in driver in the prefix's System32 (fake_nvenc.c):
+    //    load, version, session, preset, initialize, sequence params, caps, the session limit.
+    const fake = join(dir, "nvEncodeAPI64.dll");
+    const f = await run(MINGW, [
+      ...MINGW_FLAGS,
+      "-O0",
+      "-Wno-unused-parameter",
+      "-shared",
+      "-o",
+      fake,
+      join(win, "tests", "fake_nvenc.c"),
+      "-static-libgcc",
+    ]);
+    assert.equal(f.code, 0, `fake_nvenc did not build:\n${f.err}`);
+    await Deno.copyFile(
+      fake,
+      join(env.WINEPREFIX, "drive_c", "windows", "system32", "nvEncodeAPI64.dll"),
+    );
+    const nv = await harness(["--fake-nvenc"], { FAKE_NVENC_SESSIONS: "2" });
+    if (xvfb) {
+      assert.match(nv, /^ok - codec string from nvEncGetSequenceParams/m);
+      assert.match(nv, /^ok - a third session: the session limit status \(-100\)/m);
+    }
+    const old = await harness(["--fake-nvenc-old"], { FAKE_NVENC_VERSION: String(11 << 4) });
+    assert.match(old, /^ok - and the message names the versions/m);
   } finally {
     // Stops this prefix's wineserver only (WINEPREFIX names it), never another test's.
     await run("wineserver", ["-k"], undefined, env).catch(() => null);

@@ -75,9 +75,33 @@ int smx_nvenc_load(char *msg, size_t cap) {
         memset(&api, 0, sizeof api);
         api.version = NV_ENCODE_API_FUNCTION_LIST_VER;
         NVENCSTATUS st = create(&api);
-        if (st != NV_ENC_SUCCESS || !api.nvEncOpenEncodeSessionEx) {
+        /* Every entry point smx calls must be there: a NULL one would crash at first use. */
+        const struct {
+          const char *name;
+          const void *fn;
+        } used[] = {
+#define USED(f) {#f, (const void *)api.f}
+            USED(nvEncOpenEncodeSessionEx),  USED(nvEncGetEncodePresetConfigEx),
+            USED(nvEncInitializeEncoder),    USED(nvEncCreateBitstreamBuffer),
+            USED(nvEncDestroyBitstreamBuffer), USED(nvEncRegisterResource),
+            USED(nvEncUnregisterResource),   USED(nvEncMapInputResource),
+            USED(nvEncUnmapInputResource),   USED(nvEncEncodePicture),
+            USED(nvEncLockBitstream),        USED(nvEncUnlockBitstream),
+            USED(nvEncReconfigureEncoder),   USED(nvEncGetSequenceParams),
+            USED(nvEncGetEncodeCaps),        USED(nvEncDestroyEncoder),
+#undef USED
+        };
+        const char *missing = NULL;
+        for (size_t i = 0; i < sizeof used / sizeof used[0] && !missing; i++)
+          if (!used[i].fn) missing = used[i].name;
+        if (st != NV_ENC_SUCCESS) {
           snprintf(load_error, sizeof load_error, "NvEncodeAPICreateInstance failed: %s",
                    smx_nvenc_status_name(st));
+        } else if (missing) {
+          snprintf(load_error, sizeof load_error,
+                   "the NVIDIA driver's NVENC interface lacks %s: update the driver to %s or "
+                   "newer",
+                   missing, smx_nvenc_min_driver());
         } else {
           load_state = 1;
         }

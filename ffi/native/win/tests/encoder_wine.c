@@ -4,6 +4,12 @@
  * (NULL/closed handles, bad arguments), and whatever Media Foundation and D3D11 Wine provides —
  * an encoder that opens is driven through a few frames, one that cannot is a "skip" with why.
  *
+ *   encoder_wine.exe                 the above, with whatever drivers the system has
+ *   encoder_wine.exe --fake-nvenc    with fake_nvenc.c as System32's nvEncodeAPI64.dll: NVENC's
+ *                                    calls in their order up to the video processor, the
+ *                                    session limit and the fallback after it
+ *   encoder_wine.exe --fake-nvenc-old   the same DLL reporting an older API (driver too old)
+ *
  * Output: "ok - …" / "not ok - …" / "skip - …" lines, "# …" notes, then
  * "harness: P passed, F failed, S skipped". Exit status 0 when nothing failed. */
 #include <stdarg.h>
@@ -92,7 +98,88 @@ static void drive(smx_win_encoder *e, const char *label) {
   free(px);
 }
 
-int main(void) {
+static int open_nvenc(const char *pref, smx_win_encoder **out, char *err, size_t cap) {
+  int32_t status = 0;
+  *out = smx_win_encoder_open(NULL, 320, 180, 30, 1000, 0, pref, err, (uint32_t)cap, &status);
+  return status;
+}
+
+/* NVENC through the stand-in driver (fake_nvenc.c; FAKE_NVENC_SESSIONS=2). */
+static int fake_nvenc(void) {
+  char err[2048], caps[4096];
+  int n = smx_win_encoder_caps(NULL, caps, sizeof caps);
+  printf("# caps: %s\n", n > 0 ? caps : smx_last_error());
+  if (n > 0 && strstr(caps, "no D3D11")) {
+    skip("NVENC through the stand-in driver", "no D3D11 device here (run under a display)");
+    printf("harness: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return 0;
+  }
+  check(n > 0 && strstr(caps, "\"api\":\"11.1\"") && strstr(caps, "\"widthMax\":4096") &&
+            strstr(caps, "\"levelMax\":52") && strstr(caps, "\"asyncEncode\":1"),
+        "caps through a session opened for the query");
+  smx_win_encoder *a, *b, *c;
+  int st = open_nvenc("nvenc", &a, err, sizeof err);
+  check(a && st == SMX_OK, "NVENC opens: session, P1/ULL preset, initialize, bitstream (%s)",
+        a ? smx_win_encoder_name(a) : err);
+  if (!a) goto done;
+  check(strcmp(smx_win_encoder_name(a), "nvenc") == 0, "named nvenc");
+  check(strcmp(smx_win_encoder_codec(a), "avc1.4d4020") == 0,
+        "codec string from nvEncGetSequenceParams (%s)", smx_win_encoder_codec(a));
+  st = open_nvenc("nvenc", &b, err, sizeof err);
+  check(b != NULL, "a second session");
+  st = open_nvenc("nvenc", &c, err, sizeof err);
+  printf("# third, nvenc alone: %s\n", err);
+  check(!c && st == SMX_E_SESSION_LIMIT, "a third session: the session limit status (%d)", st);
+  check(strstr(err, "NVENC session limit reached: 2 sessions open in smx") != NULL,
+        "and the sentence naming it");
+  st = open_nvenc(NULL, &c, err, sizeof err);
+  printf("# third, default order: %s\n", c ? smx_win_encoder_name(c) : err);
+  if (c) {
+    check(strstr(smx_win_encoder_skipped(c), "session limit") != NULL,
+          "the fallback says why NVENC was passed over");
+    smx_win_encoder_close(c);
+  } else {
+    check(st == SMX_E_ENCODER && strstr(err, "session limit") && strstr(err, "mf:"),
+          "default order: Media Foundation tried after the limit, both reasons named");
+  }
+  smx_win_encoder_close(b);
+  st = open_nvenc("nvenc", &c, err, sizeof err);
+  check(c != NULL, "a session is free again after close");
+  smx_win_encoder_close(c);
+  check(smx_win_encoder_set_bitrate(a, 2000) == SMX_OK, "set_bitrate recorded");
+  uint8_t *px = calloc(320 * 180, 4);
+  int r = smx_win_encoder_encode_bgra(a, px, 320 * 180 * 4, 320, 180, 320 * 4, 1, 1, 0, 1);
+  printf("# encode: %d %s\n", r, r < 0 ? smx_win_encoder_error(a) : "");
+  if (r >= 0) {
+    check(1, "a frame encoded");
+  } else {
+    check(strstr(smx_win_encoder_error(a), "video processor") != NULL,
+          "encode stops at the video processor, with its reason");
+    skip("NVENC frames", "Wine's D3D11 has no video processor");
+  }
+  free(px);
+  smx_win_encoder_close(a);
+done:
+  printf("harness: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  return failed ? 1 : 0;
+}
+
+static int fake_nvenc_old(void) {
+  char err[2048];
+  smx_win_encoder *e;
+  int st = open_nvenc("nvenc", &e, err, sizeof err);
+  printf("# %s\n", err);
+  check(!e && st != SMX_OK, "an older driver: NVENC does not open");
+  check(strstr(err, "too old for NVENC API 11.1 (it supports up to 11.0)") &&
+            strstr(err, "471.41"),
+        "and the message names the versions and the driver to install");
+  printf("harness: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--fake-nvenc") == 0) return fake_nvenc();
+  if (argc > 1 && strcmp(argv[1], "--fake-nvenc-old") == 0) return fake_nvenc_old();
   char err[2048];
   int32_t status = 0;
 
