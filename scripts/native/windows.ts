@@ -123,7 +123,10 @@ export async function buildWindows(
     tmp,
     ...sources,
     "-static-libgcc",
-    "-Wl,--no-insert-timestamp", // same sources → same bytes (the release checks the hash)
+    // Same sources → same bytes wherever it is built (the release checks the shim by hash): no
+    // time stamp, and no image base hashed from the output path (ASLR relocates it anyway).
+    "-Wl,--no-insert-timestamp",
+    "-Wl,--disable-auto-image-base",
     ...WINDOWS_LIBS,
   ];
   const t0 = performance.now();
