@@ -1,6 +1,7 @@
 /**
  * `smx site` on the command line: help, a missing or malformed config refused with the key named
- * (exit 2), and the sample config served on the port `--port` says.
+ * (exit 2), and the sample config served on the port `--port` says, with the open-files limit raised
+ * and said.
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
@@ -58,6 +59,8 @@ Deno.test("smx site serves the sample config on --port, printing where", async (
       /smx site listening on http:\/\/127\.0\.0\.1:\d+ for https:\/\/smx\.example\.com/,
     );
     assert.notEqual(site.port, 7400);
+    // The open-files limit is raised at start-up and said (issue 11: a crash at ~900 users).
+    assert.match(site.output(), /open files: (up to \d+ \(was \d+\)|no limit)/);
     // Not the public host: refused before anything else.
     const res = await fetch(`${site.url}/api/wan/session`);
     assert.equal(res.status, 421);

@@ -3,7 +3,9 @@
  * only for the `site` command.
  */
 import { parseArgs } from "node:util";
+import { raiseOpenFilesLimit } from "../ffi/limits.ts";
 import { createLogger, isLogLevel } from "../server/log.ts";
+import { keepRunningOnUncaught } from "../server/uncaught.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 
 export const SITE_HELP = `usage: smx site --config FILE [flags]
@@ -62,14 +64,46 @@ export async function runSiteCli(argv: string[]): Promise<void> {
     config.listen.port = port;
   }
   const log = createLogger(level, "smx site");
+  // Every viewer's token request and page load holds a socket: a default soft limit of 1,024
+  // runs out first (issue 11). Raised to the hard limit, and the figure said; a failure to read
+  // or raise it is said too and the site starts with what it has.
+  try {
+    const files = raiseOpenFilesLimit();
+    log.info(
+      Number.isFinite(files.soft)
+        ? `open files: up to ${files.soft} (was ${files.before})`
+        : "open files: no limit",
+    );
+    if (Number.isFinite(files.soft) && files.soft < 4096) {
+      log.warn(
+        `open files: the hard limit ${files.hard} allows about ${
+          files.soft - 64
+        } connections at once; raise it (ulimit -Hn, LimitNOFILE=) for a large audience`,
+      );
+    }
+  } catch (e) {
+    log.warn(
+      `open files: cannot raise the limit (${(e as Error).message}); starting with it as is`,
+    );
+  }
+  let up = false;
+  keepRunningOnUncaught({
+    log: (m) => log.error(m),
+    started: () => up,
+    fatal: (m) => {
+      console.error(`smx site: ${m}`);
+      Deno.exit(1);
+    },
+  });
   const { serveSite } = await import("./serve.ts");
   let site;
   try {
     site = await serveSite(config, { log: (m) => log.info(m), dev: f.dev });
   } catch (e) {
-    console.error(`smx site: ${(e as Error).message}`);
+    console.error(`smx site: ${(e as Error).stack ?? (e as Error).message}`);
     Deno.exit(1);
   }
+  up = true;
   // Tests and scripts wait for this line (tests/support/processes.ts).
   console.log(`smx site listening on ${site.url} for ${config.publicOrigin}`);
   const stop = async () => {
