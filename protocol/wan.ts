@@ -228,9 +228,19 @@ export { PARAMS_WIRE_VERSION };
 
 // ---------------------------------------------------------------- the site's API (same origin)
 
+/**
+ * What a session may do (issue 11): an operator gets the full UI and write tokens; a viewer only
+ * watches (no smx_ctl subscription token, so no writes, pointer or demand).
+ */
+export type SessionRole = "operator" | "viewer";
+
 /** GET /api/wan/session: who is signed in. 401 → `SignedOut`. */
 export interface SessionInfo {
   user: { id: string; name: string; email?: string; groups: string[] };
+  /** Absent from sites older than roles: operator. */
+  role?: SessionRole;
+  /** A public site's visitor without a sign-in (always a viewer). */
+  anonymous?: boolean;
 }
 
 /** Every 401 of the site's API: the page shows a sign-in prompt that navigates to `login`. */
@@ -250,6 +260,8 @@ export interface EngineEntry {
 /** POST /api/wan/token {engine}: what a page needs to join an engine (short-lived). */
 export interface JoinTokens {
   engine: string;
+  /** Absent from sites older than roles: operator. A viewer's smx_ctl subscription is refused. */
+  role?: SessionRole;
   livekit: { url: string; room: string; token: string; expiresAt: number };
   centrifugo: {
     url: string;

@@ -8,7 +8,11 @@
  *   POST /api/wan/token/connection {engine}           → {token, expiresAt} (Centrifugo refresh)
  *   POST /api/wan/token/subscription {engine, channel} → SubscriptionToken
  *
- * Every /api/wan/* answer without a signed-in user is 401 `SignedOut` (JSON, with the sign-in
+ * Roles (audience.ts): an operator gets every token; a viewer gets no smx_ctl subscription token
+ * (403), so cannot write. On a public site a visitor without a sign-in is an anonymous viewer
+ * whose token requests are rate-limited (429 JSON with Retry-After).
+ *
+ * Every /api/wan/* answer without a signed-in user (on a site that is not public) is 401 `SignedOut` (JSON, with the sign-in
  * URL), never a redirect: a page's fetch must be able to tell "signed out" from an outage. An
  * engine the user may not open and a channel that is not one of its three are 403 alike.
  *
@@ -31,6 +35,7 @@ import { identityOf, type User } from "./auth.ts";
 import type { SiteConfig } from "./config.ts";
 import type { EngineDirectory } from "./engines.ts";
 import { rateLimited } from "../server/log.ts";
+import { AnonymousMint, anonymousUser, clientAddress, roleOf } from "./audience.ts";
 import { checkRequest } from "./guard.ts";
 import { securedSite, sitePolicy } from "./headers.ts";
 import type { SitePages } from "./page.ts";
@@ -47,7 +52,7 @@ export interface SitePeer {
 
 export interface SiteEnv {
   Bindings: { peer: SitePeer };
-  Variables: { user: User };
+  Variables: { user: User; anonymous: boolean };
 }
 
 export interface SiteDeps {
@@ -127,12 +132,40 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
   const forbidden = (c: Context<SiteEnv>, message: string) =>
     apiError(c, 403, { error: "forbidden", message });
 
+  // A public site's visitors without a sign-in are anonymous viewers (audience.ts).
+  const mint = config.public ? new AnonymousMint(config) : undefined;
   app.use("/api/wan/*", async (c, next) => {
-    const user = identityOf(c.req.raw.headers, c.env?.peer?.address ?? "", config);
-    if (!user) return c.json(signedOut, 401);
-    c.set("user", user);
+    const peer = c.env?.peer?.address ?? "";
+    const user = identityOf(c.req.raw.headers, peer, config);
+    if (user) {
+      c.set("user", user);
+      c.set("anonymous", false);
+      return await next();
+    }
+    if (!mint) return c.json(signedOut, 401);
+    if (c.req.path.startsWith("/api/wan/token")) {
+      const v = mint.take(clientAddress(c.req.raw.headers, peer, config));
+      if (!v.ok) {
+        return c.json(
+          {
+            error: "rate_limited",
+            message: `too many token requests from ${v.scope}; retry in ${v.retryAfterS} s`,
+            retryAfter: v.retryAfterS,
+          },
+          429,
+          { "retry-after": String(v.retryAfterS) },
+        );
+      }
+    }
+    let id = await mint.idFrom(c.req.raw.headers);
+    let setCookie: string | undefined;
+    if (!id) ({ id, setCookie } = await mint.issue());
+    c.set("user", anonymousUser(id));
+    c.set("anonymous", true);
     await next();
+    if (setCookie) c.res.headers.append("set-cookie", setCookie);
   });
+  const role = (c: Context<SiteEnv>) => roleOf(c.get("user"), c.get("anonymous"), config);
 
   /** The engine named in a token request's body, if this user may open it; else the answer. */
   const engineOf = async (c: Context<SiteEnv>) => {
@@ -148,7 +181,11 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
   };
 
   app.get("/api/wan/session", (c) => {
-    const info: SessionInfo = { user: c.get("user") };
+    const info: SessionInfo = {
+      user: c.get("user"),
+      role: role(c),
+      ...(c.get("anonymous") ? { anonymous: true } : {}),
+    };
     return c.json(info);
   });
 
@@ -168,6 +205,7 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
     ]);
     const out: JoinTokens = {
       engine: id,
+      role: role(c),
       livekit: { url: config.livekit.url, room: lk.room, token: lk.token, expiresAt: lk.expiresAt },
       centrifugo: {
         url: config.centrifugo.url,
@@ -200,6 +238,10 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
     const parsed = parseChannel(channel);
     if (!parsed || parsed.engine !== r.engine.id) {
       return forbidden(c, `${JSON.stringify(channel)} is not a channel of ${r.engine.id}`);
+    }
+    // smx_ctl's subscription token is the publish grant: a viewer never gets one (issue 11).
+    if (parsed.kind === "ctl" && role(c) === "viewer") {
+      return forbidden(c, "viewers watch only: no smx_ctl token (parameter writes are refused)");
     }
     const out: SubscriptionToken = await centrifugoSubscriptionToken(
       config,

@@ -99,6 +99,8 @@ export function identityOf(
   // smx's own Centrifugo user is "engine:<id>": its presence says an engine is online. A person
   // whose id looks like that would make an engine look online (and could be taken for it).
   if (id.startsWith(engineUser(""))) return null;
+  // A public site's anonymous visitors are "anon:<random>" (audience.ts): not a person's id.
+  if (id.startsWith("anon:")) return null;
   const username = text(headers.get(h.username)).slice(0, MAX_TEXT);
   const name = text(headers.get(h.name)).slice(0, MAX_TEXT) || username || id;
   const email = text(headers.get(h.email)).slice(0, MAX_TEXT);

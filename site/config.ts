@@ -46,7 +46,30 @@ export interface SiteConfig {
   };
   tokenTtlSeconds: number;
   engines: EngineConfig[];
+  /**
+   * Who operates (issue 11): members of any of these groups get the full UI and write tokens;
+   * every other signed-in user is a viewer (watch only: no smx_ctl token). Absent: every
+   * signed-in user operates, as before roles existed.
+   */
+  operators?: { groups: string[] };
+  /**
+   * A public site: a visitor without a sign-in is an anonymous viewer, whose tokens come from a
+   * mint limited per address and globally (token buckets). Only engines without `groups` are
+   * open to anonymous viewers.
+   */
+  public?: PublicMint;
 }
+
+/** The anonymous mint's limits: per address and over all addresses (token buckets). */
+export interface PublicMint {
+  perAddress: { burst: number; perMinute: number };
+  global: { burst: number; perSecond: number };
+}
+
+export const DEFAULT_PUBLIC_MINT: PublicMint = {
+  perAddress: { burst: 10, perMinute: 20 },
+  global: { burst: 200, perSecond: 50 },
+};
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -134,6 +157,9 @@ export function parseConfig(
     "centrifugo",
     "tokenTtlSeconds",
     "engines",
+    "operators",
+    "public",
+    "publicMint",
   ]);
 
   // listen
@@ -252,7 +278,63 @@ export function parseConfig(
     return { id, label, groups: [...o.groups as string[]] };
   });
 
+  // operators
+  let operators: SiteConfig["operators"];
+  if (top.operators !== undefined) {
+    const o = obj(top.operators, "operators", ["groups"]);
+    if (
+      !Array.isArray(o.groups) || o.groups.length === 0 ||
+      !o.groups.every((g) => typeof g === "string" && g.length > 0)
+    ) {
+      fail(
+        "operators.groups",
+        "a non-empty array of group names (leave operators out: all operate)",
+      );
+    }
+    operators = { groups: [...o.groups as string[]] };
+  }
+
+  // public, publicMint
+  if (top.public !== undefined && typeof top.public !== "boolean") fail("public", "true or false");
+  if (top.publicMint !== undefined && top.public !== true) {
+    fail("publicMint", "only with public: true");
+  }
+  let pub: PublicMint | undefined;
+  if (top.public === true) {
+    const positive = (v: unknown, key: string, def: number): number => {
+      if (v === undefined) return def;
+      if (typeof v !== "number" || !(v > 0) || v > 1e6) fail(key, "a positive number");
+      return v as number;
+    };
+    const m = top.publicMint === undefined
+      ? {}
+      : obj(top.publicMint, "publicMint", ["perAddress", "global"]);
+    const pa = m.perAddress === undefined
+      ? {}
+      : obj(m.perAddress, "publicMint.perAddress", ["burst", "perMinute"]);
+    const gl = m.global === undefined
+      ? {}
+      : obj(m.global, "publicMint.global", ["burst", "perSecond"]);
+    const d = DEFAULT_PUBLIC_MINT;
+    pub = {
+      perAddress: {
+        burst: positive(pa.burst, "publicMint.perAddress.burst", d.perAddress.burst),
+        perMinute: positive(
+          pa.perMinute,
+          "publicMint.perAddress.perMinute",
+          d.perAddress.perMinute,
+        ),
+      },
+      global: {
+        burst: positive(gl.burst, "publicMint.global.burst", d.global.burst),
+        perSecond: positive(gl.perSecond, "publicMint.global.perSecond", d.global.perSecond),
+      },
+    };
+  }
+
   return {
+    ...(operators ? { operators } : {}),
+    ...(pub ? { public: pub } : {}),
     listen: { hostname, port: port as number },
     publicOrigin: origin.origin,
     trustedProxies,

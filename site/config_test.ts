@@ -186,3 +186,25 @@ Deno.test("index.html gets the reach meta first thing in <head>; the CSP names b
   );
   assert.ok(!csp.includes("127.0.0.1:8000"), "the server API address is not the page's business");
 });
+
+Deno.test("operators, public and publicMint: parsed, defaulted, malformed refused by key", async () => {
+  const raw = await sample();
+  const c = parseConfig({ ...raw, operators: { groups: ["ops"] }, public: true }, env);
+  assert.deepEqual(c.operators, { groups: ["ops"] });
+  assert.deepEqual(c.public, {
+    perAddress: { burst: 10, perMinute: 20 },
+    global: { burst: 200, perSecond: 50 },
+  });
+  assert.equal(parseConfig(raw, env).public, undefined);
+  for (
+    const [extra, key] of [
+      [{ operators: { groups: [] } }, /operators\.groups/],
+      [{ operators: { group: ["x"] } }, /operators\.group: unknown key/],
+      [{ public: "yes" }, /public: true or false/],
+      [{ publicMint: {} }, /publicMint: only with public: true/],
+      [{ public: true, publicMint: { perAddress: { burst: 0 } } }, /publicMint\.perAddress\.burst/],
+    ] as const
+  ) {
+    assert.throws(() => parseConfig({ ...raw, ...extra }, env), key);
+  }
+});
