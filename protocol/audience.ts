@@ -207,3 +207,27 @@ export function parseReaction(data: unknown): { ok: true; msg: ReactionMsg } | {
   if (!t.ok) return { ok: false, reason: `text: ${t.reason}` };
   return { ok: true, msg: { r: o.r, text: t.text } };
 }
+
+/**
+ * The audience namespaces (server/wan/relay/centrifugo_config.ts), apart from the three of
+ * protocol/wan.ts so pages that operate see no change:
+ *   smx_react:<engine>  viewers → smx   any connected client may publish without subscribing
+ *                                       (allow_publish_for_client); only smx subscribes (its own
+ *                                       token), so viewers never see each other's raw reactions
+ *   smx_aud:<engine>    smx → viewers   one ReactionBatch every ~250 ms with the viewer count;
+ *                                       presence on without join/leave messages (presence_stats
+ *                                       is the count; join/leave to 1,000 pages would be N²)
+ */
+export const AUDIENCE_NAMESPACES = { react: "smx_react", aud: "smx_aud" } as const;
+export type AudienceKind = keyof typeof AUDIENCE_NAMESPACES;
+
+export const audienceChannel = (kind: AudienceKind, engine: string): string =>
+  `${AUDIENCE_NAMESPACES[kind]}:${engine}`;
+
+/** How often smx publishes a batch. */
+export const BATCH_INTERVAL_MS = 250;
+/** Per viewer: a burst of 5 reactions, then 2 per second. */
+export const VIEWER_BURST = 5;
+export const VIEWER_PER_SECOND = 2;
+/** Texts carried per batch (the rest are counted, not shown). */
+export const TEXTS_PER_BATCH = 4;

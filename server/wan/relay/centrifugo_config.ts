@@ -20,11 +20,16 @@
  *    every page's publications (pointer moves at 120 Hz, demand…); allow_tags_filter lets a page
  *    subscribe with a filter no publication matches ({key:"smx",cmp:"ex"}: client publications
  *    carry no tags) so N pages do not cost N² messages.
+ * Audience mode (issue 11; protocol/audience.ts):
+ *  - smx_react: any connected client publishes without subscribing (allow_publish_for_client);
+ *    subscribing needs a token only smx signs for itself, so only smx reads the raw reactions.
+ *  - smx_aud: smx's batches; presence on for the viewer count (presence_stats), join/leave off.
  * channel_regex holds the part after the namespace to ENGINE_ID_RE.
  *
  * Several nodes: `redis` switches the engine (broker + presence) to Redis; every node gets the
  * same config and they share state, history and presence through it.
  */
+import { AUDIENCE_NAMESPACES } from "../../../protocol/audience.ts";
 import { NAMESPACES } from "../../../protocol/wan.ts";
 
 export interface CentrifugoConfigOptions {
@@ -90,6 +95,16 @@ export function centrifugoConfig(o: CentrifugoConfigOptions): Record<string, unk
           presence: true,
           allow_publish_for_subscriber: true,
           allow_tags_filter: true,
+          channel_regex: ENGINE_CHANNEL_REGEX,
+        },
+        {
+          name: AUDIENCE_NAMESPACES.react,
+          allow_publish_for_client: true,
+          channel_regex: ENGINE_CHANNEL_REGEX,
+        },
+        {
+          name: AUDIENCE_NAMESPACES.aud,
+          presence: true,
           channel_regex: ENGINE_CHANNEL_REGEX,
         },
       ],
