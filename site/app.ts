@@ -35,6 +35,7 @@ import { identityOf, type User } from "./auth.ts";
 import type { SiteConfig } from "./config.ts";
 import type { EngineDirectory } from "./engines.ts";
 import { rateLimited } from "../server/log.ts";
+import { audienceChannel } from "../protocol/audience.ts";
 import { AnonymousMint, anonymousUser, clientAddress, roleOf } from "./audience.ts";
 import { checkRequest } from "./guard.ts";
 import { securedSite, sitePolicy } from "./headers.ts";
@@ -234,6 +235,10 @@ export function siteRoutes(deps: SiteDeps): Hono<SiteEnv> {
     const channel = r.body.channel;
     if (typeof channel !== "string") {
       return apiError(c, 400, { error: "bad_request", message: "channel must be a string" });
+    }
+    // The audience batch channel is every role's to read (smx_react's never: only smx reads it).
+    if (channel === audienceChannel("aud", r.engine.id)) {
+      return c.json(await centrifugoSubscriptionToken(config, c.get("user"), channel));
     }
     const parsed = parseChannel(channel);
     if (!parsed || parsed.engine !== r.engine.id) {

@@ -119,6 +119,14 @@ Deno.test("roles: operators get every token; viewers and anonymous visitors no s
       body: { engine: "studio", channel: state },
     });
     assert.equal(vState.status, 200);
+    // The audience batches: readable; the raw reactions: never (only smx reads them).
+    for (const [ch, want] of [["smx_aud:studio", 200], ["smx_react:studio", 403]] as const) {
+      const r = await call(site, "/api/wan/token/subscription", {
+        user: ["vic", ["staff"]],
+        body: { engine: "studio", channel: ch },
+      });
+      assert.equal(r.status, want, ch);
+    }
 
     // Centrifugo itself: the viewer's connection connects, but smx_ctl takes no publish from it
     // (publishing there needs a subscription, which needs the token the site refused).
