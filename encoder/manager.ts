@@ -144,6 +144,11 @@ export class EncodeSessionManager {
     return !b || fitsBudget(b, [...this.#sessions.values()].map((s) => s.key), key);
   }
 
+  /** `source` now names another frame source (a venue switch): its sessions reopen on it. */
+  rerouted(source: string): void {
+    for (const s of this.#sessions.values()) if (s.key.source === source) s.reroute();
+  }
+
   /** The engine's senders changed: sessions waiting for their source retry at once. */
   wakeAll(): void {
     for (const s of this.#sessions.values()) s.wake();

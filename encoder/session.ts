@@ -92,6 +92,7 @@ export class EncodeSession {
   #detail = "";
   #stopped = false;
   #idrWanted = true;
+  #rerouted = false;
   #lastIdrMs = -Infinity;
   #encodeEwmaMs = 0;
   #wake: (() => void) | null = null;
@@ -131,6 +132,16 @@ export class EncodeSession {
 
   /** The source may be back (the engine's senders changed): retry opening it now. */
   wake(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * The source id now names another frame source (a venue switched outputs): the session closes
+   * its reader and opens the new one at once. Nothing from the new reader goes out before an IDR
+   * of it (the interval limit does not apply), so no frame ever references the old source's.
+   */
+  reroute(): void {
+    this.#rerouted = true;
     this.#wake?.();
   }
 
@@ -235,6 +246,11 @@ export class EncodeSession {
           reader?.close();
         }
         if (this.#stopped) break;
+        if (this.#rerouted) { // a switch, not a failure: reopen at once
+          this.#rerouted = false;
+          attempt = 0;
+          continue;
+        }
         await this.#sleep(REOPEN_BACKOFF_MS[Math.min(attempt++, REOPEN_BACKOFF_MS.length - 1)]);
       }
     } catch (e) {
@@ -256,8 +272,13 @@ export class EncodeSession {
     // Every JPEG frame is a keyframe and costs no more than any other: nothing to ration.
     const intraOnly = isIntraOnly(this.key.codec);
     this.#idrWanted = true; // a new reader (first start or engine restart) starts with an IDR
+    // Until this reader's first IDR is out, nothing goes out: a delta would reference pictures
+    // of the previous reader (another output after a reroute, the old engine after a restart).
+    let mustIdr = true;
+    this.#rerouted = false;
     while (!this.#stopped) {
-      if (!(await reader.wait(last, WAIT_SLICE_MS)) || this.#stopped) continue;
+      if (this.#rerouted) return;
+      if (!(await reader.wait(last, WAIT_SLICE_MS)) || this.#stopped || this.#rerouted) continue;
       const info = reader.info();
       if (info.frame <= last) continue;
       if (lastCaptureUs && Number(info.captureUs) - lastCaptureUs < minGapUs) {
@@ -265,7 +286,8 @@ export class EncodeSession {
         continue;
       }
       const now = performance.now();
-      const idr = intraOnly || (this.#idrWanted && now - this.#lastIdrMs >= MIN_IDR_INTERVAL_MS);
+      const idr = intraOnly || mustIdr ||
+        (this.#idrWanted && now - this.#lastIdrMs >= MIN_IDR_INTERVAL_MS);
       if (idr) this.#idrWanted = false;
       const out = await encoder.encodeRing(reader, idr);
       if (!out) { // the slot was overwritten while converting: nothing was encoded
@@ -275,6 +297,11 @@ export class EncodeSession {
       }
       last = BigInt(out.frame);
       lastCaptureUs = out.captureUs;
+      if (mustIdr && !out.keyframe) { // an encoder that answered late: drop, ask again
+        this.#idrWanted = true;
+        continue;
+      }
+      mustIdr = false;
       if (out.keyframe) this.#lastIdrMs = now;
       this.#account(out);
       if (this.#state !== "running") this.#setState("running");
