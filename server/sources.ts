@@ -23,6 +23,15 @@ export class SourceCatalog {
   #engine: FrameSenderInfo[] = [];
   #rings: FrameSenderListing[] = [];
   #listedAt = 0;
+  #virtual?: (id: string) => SourceInfo | undefined;
+
+  /**
+   * Virtual sources (audience venues, `venue:<id>`: server/wan/venues/): resolved by `resolve`
+   * before the engine's senders; not listed (pages learn them from the WAN state's `venues`).
+   */
+  setVirtual(resolve: (id: string) => SourceInfo | undefined): void {
+    this.#virtual = resolve;
+  }
 
   /** The linked engine's senders (empty when none is linked). */
   setEngineSenders(senders: FrameSenderInfo[]): void {
@@ -66,6 +75,10 @@ export class SourceCatalog {
   }
 
   resolve(id: string): SourceInfo | undefined {
+    if (this.#virtual && id.includes(":")) {
+      const v = this.#virtual(id);
+      if (v) return v;
+    }
     const s = this.#engine.find((e) => e.id === id);
     const ringName = s ? sourceRefOf(s) : id;
     const live = this.#liveRings().find((r) => r.ref === ringName);
