@@ -11,6 +11,7 @@ import type { SmxHello } from "./hello.ts";
 import type { AppEnv, Peer } from "./http/peer.ts";
 import { lanRoutes } from "./lan/routes.ts";
 import type { LanReach } from "./lan/lan.ts";
+import { type VenueControl, venueRoutes } from "./wan/venues/routes.ts";
 
 export interface Upgraded {
   socket: WebSocket;
@@ -28,6 +29,8 @@ export interface AppDeps {
   onParamSocket(socket: WebSocket, peer: Peer): void;
   /** The LAN reach, when smx serves the LAN (--lan). */
   lan?: LanReach;
+  /** The WAN reach's venues (--wan), for the loopback-only /api/venues. */
+  venues?: () => VenueControl | undefined;
 }
 
 /** A peer nobody bound is treated as the least trusted kind: a LAN peer without a session. */
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/ws/video", (c) => upgradeOr426(c.req.raw, deps, peer(c.env), deps.onVideoSocket));
   app.get("/ws/params", (c) => upgradeOr426(c.req.raw, deps, peer(c.env), deps.onParamSocket));
   app.route("/", lanRoutes(deps.lan));
+  app.route("/", venueRoutes(() => deps.venues?.()));
 
   app.get("*", (c) => {
     // The pairing page is /pair (its URL is in the QR code), built as /pair.html.

@@ -245,6 +245,7 @@ export async function start(o: StartOptions): Promise<Running> {
     }),
     upgrade: denoUpgrade,
     lan,
+    venues: () => wan?.venues,
     onVideoSocket: (socket) => {
       const client = new VideoClient(socket, sessions, (m) => log.debug(m), {
         adapt: o.adapt !== false,

@@ -13,10 +13,14 @@
  *       "apiUrl": "https://rt.example.com/api", "apiKey": "…", "tokenSecret": "…"
  *     },
  *     "unpublishAfterSeconds": 10,           // optional
- *     "iceAddress": "192.0.2.10"             // optional: ICE (media) only on this local address
+ *     "iceAddress": "192.0.2.10",            // optional: ICE (media) only on this local address
+ *     "venues": [{ "id": "stage", "title": "Main stage", "output": "main", "onAir": true }],
+ *     "venueLadder": [{ "width": 1280, "height": 720, "fps": 30 }]  // optional (VENUE_LADDER)
  *   }
  */
 import { ENGINE_ID_RE, UNPUBLISH_AFTER_MS } from "../../protocol/wan.ts";
+import type { Rendition } from "../../protocol/size_classes.ts";
+import { checkTitle, MAX_VENUES, VENUE_ID_RE } from "../../protocol/venues.ts";
 
 export interface WanConfig {
   engine: string;
@@ -29,6 +33,10 @@ export interface WanConfig {
    * networks; the tests' loopback). Absent: every address, as WebRTC does.
    */
   iceAddress?: string;
+  /** Audience venues at start (operators change them live: server/wan/venues/README.md). */
+  venues: { id: string; title: string; output: string; onAir: boolean }[];
+  /** The renditions every on-air venue is published at (default VENUE_LADDER). */
+  venueLadder?: Rendition[];
 }
 
 export class WanConfigError extends Error {
@@ -111,8 +119,53 @@ export function parseWanConfig(
       problems.push(`"iceAddress" must be an IPv4 address`);
     } else iceAddress = a;
   }
+  const venues: WanConfig["venues"] = [];
+  if (o.venues !== undefined) {
+    if (!Array.isArray(o.venues) || o.venues.length > MAX_VENUES) {
+      problems.push(`"venues" must be an array of at most ${MAX_VENUES}`);
+    } else {
+      for (const [i, v] of (o.venues as Record<string, unknown>[]).entries()) {
+        const t = checkTitle(v?.title ?? v?.id);
+        if (typeof v?.id !== "string" || !VENUE_ID_RE.test(v.id)) {
+          problems.push(`"venues[${i}].id" must match ${VENUE_ID_RE.source}`);
+        } else if (typeof v.output !== "string" || !v.output) {
+          problems.push(`"venues[${i}].output" must name an engine output`);
+        } else if (!t.ok) problems.push(`"venues[${i}].title": ${t.message}`);
+        else if (v.onAir !== undefined && typeof v.onAir !== "boolean") {
+          problems.push(`"venues[${i}].onAir" must be true or false`);
+        } else venues.push({ id: v.id, title: t.title, output: v.output, onAir: v.onAir === true });
+      }
+    }
+  }
+  let venueLadder: Rendition[] | undefined;
+  if (o.venueLadder !== undefined) {
+    const l = o.venueLadder as Record<string, unknown>[];
+    const ok = Array.isArray(l) && l.length >= 1 && l.length <= 4 &&
+      l.every((r) =>
+        [r?.width, r?.height].every((n) =>
+          Number.isInteger(n) && (n as number) >= 16 && (n as number) <= 3840 &&
+          (n as number) % 2 === 0
+        ) && Number.isInteger(r.fps) && (r.fps as number) >= 1 && (r.fps as number) <= 60
+      );
+    if (!ok) {
+      problems.push(
+        `"venueLadder" must be 1 to 4 of {width, height (even, 16..3840), fps (1..60)}`,
+      );
+    } else {venueLadder = l.map((r) =>
+        ({ width: r.width, height: r.height, fps: r.fps }) as Rendition
+      );}
+  }
   if (problems.length) throw new WanConfigError(source, problems);
-  return { engine, label, livekit, centrifugo, unpublishAfterMs, iceAddress };
+  return {
+    engine,
+    label,
+    livekit,
+    centrifugo,
+    unpublishAfterMs,
+    iceAddress,
+    venues,
+    ...(venueLadder ? { venueLadder } : {}),
+  };
 }
 
 /** Reads and parses a WAN config file. */

@@ -9,6 +9,8 @@ import type { SourceCatalog } from "../sources.ts";
 import type { WanConfig } from "./config.ts";
 import { WanPublisher } from "./publisher/publisher.ts";
 import { WanRelay } from "./relay/relay.ts";
+import { VenueRouter } from "./venues/venues.ts";
+import type { PublishedRendition } from "../../protocol/wan.ts";
 
 export interface WanReachOptions {
   config: WanConfig;
@@ -21,9 +23,24 @@ export interface WanReachOptions {
 export class WanReach {
   readonly publisher: WanPublisher;
   readonly relay: WanRelay;
+  /** Audience venues: on-air routing (server/wan/venues/README.md). */
+  readonly venues: VenueRouter;
+  #demanded: PublishedRendition[] = [];
 
   constructor(o: WanReachOptions) {
     const { config, catalog } = o;
+    this.venues = new VenueRouter({
+      resolveOutput: (id) => catalog.resolve(id),
+      onRerouted: (source) => o.sessions.rerouted(source),
+      onChange: () => {
+        this.#publishWanted();
+        this.relay?.stateChanged();
+      },
+      ladder: config.venueLadder,
+      venues: config.venues,
+      log: o.log,
+    });
+    catalog.setVirtual((id) => this.venues.resolve(id));
     this.publisher = new WanPublisher({
       engine: config.engine,
       livekit: config.livekit,
@@ -48,13 +65,30 @@ export class WanReach {
       sources: () => catalog.list(),
       resolveSource: (id) => catalog.resolve(id),
       log: o.log,
-      onWanted: (list) => this.publisher.setWanted(list),
+      venues: {
+        list: () => this.venues.list(),
+        apply: (m, by) => {
+          const r = this.venues.apply(m);
+          if (r.ok) o.log("info", `venue ${m.venue}: changed by ${by}`);
+          return r;
+        },
+      },
+      onWanted: (list) => {
+        this.#demanded = list;
+        this.#publishWanted();
+      },
       onKeyframe: (identity) => this.publisher.requestKeyframe(identity),
     });
   }
 
+  /** Pages' demand plus every on-air venue's ladder (not counted against the demand cap). */
+  #publishWanted(): void {
+    this.publisher?.setWanted([...this.#demanded, ...this.venues.wanted()]);
+  }
+
   start(): this {
     this.relay.start();
+    this.#publishWanted();
     return this;
   }
 

@@ -16,12 +16,14 @@ import type { PublicationContext } from "centrifuge";
 import {
   channelOf,
   engineUser,
+  MAX_CTL_BYTES,
   type ParamsChannelMsg,
   parseCtlMessage,
   type PublishedRendition,
   type WanSourceInfo,
 } from "../../../protocol/wan.ts";
 import { errorMsg, type ParamError } from "../../../protocol/params.ts";
+import { type OnAirMsg, parseOnAirMessage, type VenueInfo } from "../../../protocol/venues.ts";
 import type { Rendition } from "../../../protocol/size_classes.ts";
 import { deltaForBrowsers } from "../../params/smx_channels.ts";
 import { CentrifugoApi, disconnectCommand } from "./centrifugo_api.ts";
@@ -56,6 +58,14 @@ export interface WanRelayOptions {
   onWanted(list: PublishedRendition[]): void;
   /** A page needs an IDR on this publisher identity (coalesced per identity). */
   onKeyframe(identity: string): void;
+  /**
+   * Audience venues (server/wan/venues/): the list goes into every StateMsg as `venues`; an
+   * `onair` from smx_ctl (operators only hold ctl tokens) is applied here, its refusal answered.
+   */
+  venues?: {
+    list(): VenueInfo[];
+    apply(m: OnAirMsg, by: string): { ok: true } | { ok: false; message: string };
+  };
   /** Per-page rate limits (defaults: the local ones). */
   limits?: RemoteLimits;
   /** Renditions remote demand may ask for at once (default 8). */
@@ -105,6 +115,23 @@ export interface WanRelayStats {
 export const FLOOD_DISCONNECT_CODE = 4429;
 const TICK_MS = 1000;
 const KEYFRAME_COALESCE_MS = 250;
+
+/** The publication as an object when it is an `onair` (data may come as text or parsed). */
+function onAirData(data: unknown): Record<string, unknown> | null {
+  let d = data;
+  if (typeof d === "string") {
+    if (d.length > MAX_CTL_BYTES || !d.includes('"onair"')) return null;
+    try {
+      d = JSON.parse(d);
+    } catch {
+      return null;
+    }
+  }
+  return d && typeof d === "object" && !Array.isArray(d) &&
+      (d as Record<string, unknown>).type === "onair"
+    ? d as Record<string, unknown>
+    : null;
+}
 
 export class WanRelay {
   readonly #o: WanRelayOptions;
@@ -229,6 +256,11 @@ export class WanRelay {
     };
   }
 
+  /** Something in the state besides parameters changed (venues): republish it now. */
+  stateChanged(): void {
+    if (this.#started && !this.#stopped) this.#scheduler.now();
+  }
+
   /** Resolves once every state due and everything queued has reached Centrifugo (tests). */
   async flushed(timeoutMs = 5000): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -240,7 +272,8 @@ export class WanRelay {
   }
 
   #state() {
-    return buildState(this.#o.mirror, this.#o.sources());
+    const st = buildState(this.#o.mirror, this.#o.sources());
+    return this.#o.venues ? { ...st, venues: this.#o.venues.list() } : st;
   }
 
   /** An answer to one page: tagged with its client and user (see centrifugo_config.ts). */
@@ -279,6 +312,8 @@ export class WanRelay {
       }
       return;
     }
+    const d = onAirData(ctx.data);
+    if (d) return this.#onAir(d, client, user);
     const p = parseCtlMessage(ctx.data);
     if (!p.ok) return this.#refuse(client, user, p.error, p.id);
     const m = p.msg;
@@ -304,6 +339,17 @@ export class WanRelay {
         return this.#safe("onKeyframe", () => this.#o.onKeyframe(m.identity));
       }
     }
+  }
+
+  #onAir(d: Record<string, unknown>, client: string, user: string): void {
+    if (!this.#o.venues) {
+      return this.#refuse(client, user, { code: "unknown_type", message: "no venues here" });
+    }
+    const p = parseOnAirMessage(d);
+    if (!p.ok) return this.#refuse(client, user, { code: "bad_message", message: p.message });
+    const r = this.#o.venues.apply(p.msg, user);
+    if (!r.ok) return this.#refuse(client, user, { code: "bad_message", message: r.message });
+    // The state (republished at once by the router's onChange) is the answer.
   }
 
   #disconnectFlooder(user: string, client: string): void {
