@@ -72,7 +72,14 @@ export class DemoRenderer {
       brightness: num(g("Color.Background.Brightness"), 0.12),
       speed: num(g("Scene.Motion.Speed"), 0.5),
       // The wheel over a preview scales that preview's shapes (10 % per notch).
-      shapeSize: clamp(num(g("Scene.Shapes.Size"), 0.18) * Math.pow(1.1, wheel), 0.01, 1),
+      // The crowd (issue 11): shapes swell with the audience's reaction rate (Smx.Audience.
+      // Reactions, written by smx), up to twice their size at 20 reactions per second.
+      shapeSize: clamp(
+        num(g("Scene.Shapes.Size"), 0.18) * Math.pow(1.1, wheel) *
+          (1 + clamp(num(g("Smx.Audience.Reactions"), 0), 0, 20) / 20),
+        0.01,
+        1,
+      ),
       shapeCount: clamp(Math.round(num(g("Scene.Shapes.Count"), 12)), 0, 64),
       shapeKind: kind === "squares" || kind === "bars" ? kind : "circles",
       paused: g("Scene.Motion.Paused") === true,
@@ -102,6 +109,10 @@ export class DemoRenderer {
   #onChange(path: string): void {
     if (path.startsWith("Smx.Pairing.")) {
       this.#updateOverlay();
+      return;
+    }
+    if (path === "Smx.Audience.Reactions") {
+      for (const l of this.#live) l.sender.setParams(this.#paramsFor(l.spec));
       return;
     }
     for (const l of this.#live) {
