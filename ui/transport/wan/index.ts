@@ -18,6 +18,7 @@ import { CentrifugeParamSource } from "./params_centrifuge.ts";
 import { SignedOutError, SignInGuard, SiteApi, SiteError, type StorageLike } from "./site_api.ts";
 import { LiveKitVideoSource } from "./video_livekit.ts";
 import { mark } from "./marks.ts";
+import { startWatch, type WatchHandle, watchRequested } from "../../watch/watch.tsx";
 
 /** How often a joined page re-reads the engine list (online state, session still there). */
 export const ENGINES_POLL_MS = 15_000;
@@ -50,8 +51,11 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
   const guard = new SignInGuard(storage("sessionStorage"));
   const show = (node: ComponentChild) => render(node, root);
   let transports: { video: LiveKitVideoSource; params: CentrifugeParamSource } | null = null;
+  let watch: WatchHandle | null = null;
 
   const signedOut = (e: SignedOutError) => {
+    watch?.close();
+    watch = null;
     if (transports) {
       transports.video.close();
       transports.params.close();
@@ -82,6 +86,19 @@ export async function startWanPage(opts: WanPageOptions): Promise<void> {
       return problem(e);
     }
     mark("tokens");
+    // A viewer (the site's role), or a page asked for as /watch: the on-air venues only.
+    if (tokens.role === "viewer" || watchRequested()) {
+      render(null, root);
+      watch = startWatch({
+        root,
+        api,
+        join: tokens,
+        rejoin: () => api.joinTokens(engine.id),
+        onSignedOut: (login) => signedOut(new SignedOutError(login, "Your session ended.")),
+      });
+      mark("mounted");
+      return;
+    }
     const params = new CentrifugeParamSource({
       api,
       join: tokens,
