@@ -1,6 +1,6 @@
 /**
- * Reactions reach the engine (issue 11): a viewer's reactions through the real Centrifugo, smx's
- * aggregator and AudienceChannels into a real (hub-only) demo engine's Smx.Audience.Reactions and
+ * Reactions reach the engine (issue 11): viewers' reactions through the real Centrifugo and smx's
+ * AudienceService (its own connection reading smx_react, the aggregator, AudienceChannels) into a real (hub-only) demo engine's Smx.Audience.Reactions and
  * Smx.Audience.Viewers, seen by another hub client; the rate falls back to 0 when they stop.
  */
 import assert from "node:assert/strict";
@@ -9,11 +9,9 @@ import { discoverEngines, selectEngine } from "../server/engine/discovery.ts";
 import { ParamMirror } from "../server/engine/param_mirror.ts";
 import { ParamClient } from "../protocol/params_client.ts";
 import { audienceChannel } from "../protocol/audience.ts";
-import { engineUser } from "../protocol/wan.ts";
 import { signHs256 } from "../server/wan/jwt.ts";
-import { CentrifugoApi } from "../server/wan/relay/centrifugo_api.ts";
-import { ReactionAggregator } from "../server/wan/audience/reactions.ts";
-import { AUDIENCE_CHANNELS, AudienceChannels } from "../server/wan/audience/audience_channels.ts";
+import { AUDIENCE_CHANNELS } from "../server/wan/audience/audience_channels.ts";
+import { AudienceService } from "../server/wan/audience/service.ts";
 import { startCentrifugo } from "./support/centrifugo.ts";
 import { startDemoEngine, waitFor } from "./support/demo_engine.ts";
 
@@ -33,7 +31,6 @@ Deno.test("audience channels: viewers' reactions and count reach the engine's hu
   const name = `audience-${crypto.randomUUID().slice(0, 8)}`;
   const engine = await startDemoEngine({ name, portDir: dir });
   const cf = await startCentrifugo();
-  const api = new CentrifugoApi({ apiUrl: cf.apiUrl, apiKey: cf.apiKey });
   const mirror = new ParamMirror({
     engine: async () => {
       const r = await discoverEngines({ portDir: dir, probePorts: false });
@@ -45,36 +42,25 @@ Deno.test("audience channels: viewers' reactions and count reach the engine's hu
   const observer = new ParamClient(
     `ws://127.0.0.1:${engine.port}/ws/hub?token=${engine.token}`,
   );
-  const channels = new AudienceChannels(mirror);
-  const aud = audienceChannel("aud", ENGINE);
-  const agg = new ReactionAggregator({
-    publish: (b) => api.call("publish", { channel: aud, data: b }).then(() => {}),
-    viewers: () =>
-      api.call<{ num_users: number }>("presence_stats", { channel: aud }).then((r) => r.num_users),
-    onAggregate: (a) => channels.update(a),
+  const logs: string[] = [];
+  const service = new AudienceService({
+    engine: ENGINE,
+    centrifugo: { url: cf.url, apiUrl: cf.apiUrl, apiKey: cf.apiKey, tokenSecret: cf.tokenSecret },
+    mirror,
+    log: (_l: string, m: string) => logs.push(m),
   });
+  const aud = audienceChannel("aud", ENGINE);
+  const react = audienceChannel("react", ENGINE);
   const clients: Centrifuge[] = [];
   try {
     await Promise.all([mirror.whenConnected(10000), observer.ready]);
     assert.equal(mirror.meta(AUDIENCE_CHANNELS.reactions)?.hidden, true, "hidden from the UI");
-    const smx = client(cf.url, cf.tokenSecret, engineUser(ENGINE));
-    clients.push(smx);
-    const react = audienceChannel("react", ENGINE);
-    const sub = smx.newSubscription(react, {
-      getToken: () =>
-        signHs256({
-          sub: engineUser(ENGINE),
-          channel: react,
-          exp: Math.floor(Date.now() / 1000) + 300,
-        }, cf.tokenSecret),
-    });
-    sub.on("publication", (ctx) => {
-      if (ctx.info) agg.receive(ctx.info.user, ctx.info.user, ctx.data);
-    });
-    const subscribed = new Promise((r) => sub.once("subscribed", r));
-    sub.subscribe();
-    smx.connect();
-    await subscribed;
+    service.start();
+    await waitFor(
+      () => logs.some((l) => l.includes(`reading ${react}`)),
+      "smx reads smx_react",
+      5000,
+    );
 
     // Three viewers watching (subscribed to smx_aud), two of them reacting.
     const viewers = ["v1", "v2", "v3"].map((u) => {
@@ -106,6 +92,10 @@ Deno.test("audience channels: viewers' reactions and count reach the engine's hu
       "Smx.Audience.Viewers = 3",
       5000,
     );
+    // Moderation: a muted viewer's reactions are ignored.
+    service.mute("v1");
+    await viewers[0].c.publish(react, { r: "fire" });
+    await waitFor(() => service.stats().muted === 1, "the muted reaction ignored", 5000);
     // Quiet again: the rate falls to 0 within the 2 s window (+ an interval).
     await waitFor(
       () => observer.store.get(AUDIENCE_CHANNELS.reactions) === 0,
@@ -113,9 +103,8 @@ Deno.test("audience channels: viewers' reactions and count reach the engine's hu
       5000,
     );
   } finally {
-    agg.close();
+    service.stop();
     for (const c of clients) c.disconnect();
-    api.close();
     observer.close();
     await mirror.stop();
     await cf.stop();

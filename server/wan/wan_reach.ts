@@ -10,6 +10,7 @@ import type { WanConfig } from "./config.ts";
 import { WanPublisher } from "./publisher/publisher.ts";
 import { WanRelay } from "./relay/relay.ts";
 import { VenueRouter } from "./venues/venues.ts";
+import { AudienceService } from "./audience/service.ts";
 import type { PublishedRendition } from "../../protocol/wan.ts";
 
 export interface WanReachOptions {
@@ -25,6 +26,8 @@ export class WanReach {
   readonly relay: WanRelay;
   /** Audience venues: on-air routing (server/wan/venues/README.md). */
   readonly venues: VenueRouter;
+  /** Audience reactions and viewer count (server/wan/audience/). */
+  readonly audience: AudienceService;
   #demanded: PublishedRendition[] = [];
 
   constructor(o: WanReachOptions) {
@@ -58,6 +61,12 @@ export class WanReach {
         }
         : {}),
     });
+    this.audience = new AudienceService({
+      engine: config.engine,
+      centrifugo: config.centrifugo,
+      mirror: o.mirror,
+      log: o.log,
+    });
     this.relay = new WanRelay({
       engine: config.engine,
       centrifugo: config.centrifugo,
@@ -88,16 +97,22 @@ export class WanReach {
 
   start(): this {
     this.relay.start();
+    this.audience.start();
     this.#publishWanted();
     return this;
   }
 
   stats() {
-    return { relay: this.relay.stats(), publisher: this.publisher.stats() };
+    return {
+      relay: this.relay.stats(),
+      publisher: this.publisher.stats(),
+      audience: this.audience.stats(),
+    };
   }
 
   /** Unpublishes everything (DELETE) and leaves Centrifugo; bounded (see both halves). */
   async stop(): Promise<void> {
+    this.audience.stop();
     await Promise.all([this.relay.stop(), this.publisher.close()]);
   }
 }
