@@ -23,6 +23,8 @@ export interface SiteStackOptions {
   /** The `login` in every 401 (default the stand-in's `/login?rd=/`). */
   login?: string;
   tokenTtlSeconds?: number;
+  /** More keys of the site's config (e.g. `operators`, `public`). */
+  extraConfig?: Record<string, unknown>;
   /** Extra environment for the site. */
   env?: Record<string, string>;
   timeoutMs?: number;
@@ -68,6 +70,7 @@ export async function startSiteStack(o: SiteStackOptions): Promise<SiteStack> {
           centrifugo: { url: o.centrifugo.url, apiUrl: o.centrifugo.apiUrl },
           tokenTtlSeconds: o.tokenTtlSeconds ?? 600,
           engines: o.engines ?? [{ id: "demo", label: "Demo engine" }],
+          ...o.extraConfig,
         },
         null,
         2,

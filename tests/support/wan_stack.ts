@@ -25,7 +25,11 @@ export interface WanStack {
   /** A client of the engine's own hub: what the engine really holds. */
   hub: ParamClient;
   /** A new page signed in as `user` at the site (the stand-in's login), on the UI. */
-  openSignedIn(user?: string, viewport?: { width: number; height: number }): Promise<Page>;
+  openSignedIn(
+    user?: string,
+    viewport?: { width: number; height: number },
+    groups?: string[],
+  ): Promise<Page>;
   /** smx's /api/stats (the WAN part: relay and publisher). */
   smxStats(): Promise<SmxWanStats>;
   close(): Promise<void>;
@@ -47,6 +51,10 @@ export interface WanStackOptions {
   logLevel?: string;
   /** Extra demo-engine flags (e.g. `--main 1280x720@30 --no-ambient` for the benchmark). */
   engineArgs?: string[];
+  /** More keys of smx's WAN config (e.g. `venues`). */
+  wanConfig?: Record<string, unknown>;
+  /** More keys of the site's config (e.g. `operators`). */
+  siteConfig?: Record<string, unknown>;
 }
 
 const hubUrl = (e: DemoProc) => `ws://127.0.0.1:${e.port}/ws/hub?token=${e.token}`;
@@ -84,6 +92,7 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
         centrifugo: { url: centrifugo.url, apiUrl: centrifugo.apiUrl },
         unpublishAfterSeconds: o.unpublishAfterSeconds ?? 2,
         iceAddress: "127.0.0.1", // nothing beyond loopback, media sockets included
+        ...o.wanConfig,
       }),
     );
     const smx = await startMainTs(
@@ -120,6 +129,7 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
       },
       engines: [{ id: WAN_ENGINE, label: "Demo engine" }],
       proxyPort,
+      ...(o.siteConfig ? { extraConfig: o.siteConfig } : {}),
     });
     cleanup.push(() => site.stop());
 
@@ -137,7 +147,7 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
       site,
       browser,
       hub,
-      async openSignedIn(user = "alice", viewport = { width: 1400, height: 850 }) {
+      async openSignedIn(user = "alice", viewport = { width: 1400, height: 850 }, groups = []) {
         const page = await browser.newPage({ viewport });
         const errors: string[] = [];
         const console: string[] = [];
@@ -147,7 +157,8 @@ export async function startWanStack(o: WanStackOptions = {}): Promise<WanStack> 
           if (console.length > 200) console.splice(0, 100);
         });
         Object.assign(page, { smxErrors: errors, smxConsole: console });
-        await page.goto(`${site.url}/login?user=${encodeURIComponent(user)}`);
+        const g = groups.length ? `&groups=${encodeURIComponent(groups.join("|"))}` : "";
+        await page.goto(`${site.url}/login?user=${encodeURIComponent(user)}${g}`);
         return page;
       },
       async smxStats() {
