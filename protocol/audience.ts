@@ -231,3 +231,30 @@ export const VIEWER_BURST = 5;
 export const VIEWER_PER_SECOND = 2;
 /** Texts carried per batch (the rest are counted, not shown). */
 export const TEXTS_PER_BATCH = 4;
+
+/**
+ * Operator → smx on smx_ctl (only operators hold smx_ctl tokens): moderation of the audience.
+ *   {type: "audience", op: "clear"}                 drop pending reactions, the rate from zero
+ *   {type: "audience", op: "mute" | "unmute", user}  ignore (or no longer) a viewer's reactions
+ * `user` is the Centrifugo user (the sender of a text in a batch is shown by name; the watch
+ * page's moderation view has the user ids from the site's session list).
+ */
+export interface ModerationMsg {
+  type: "audience";
+  op: "clear" | "mute" | "unmute";
+  user?: string;
+}
+
+export function parseModeration(
+  d: Record<string, unknown>,
+): { ok: true; msg: ModerationMsg } | { ok: false; message: string } {
+  const op = d.op;
+  if (op === "clear") return { ok: true, msg: { type: "audience", op } };
+  if (op === "mute" || op === "unmute") {
+    if (typeof d.user !== "string" || d.user.length === 0 || d.user.length > 256) {
+      return { ok: false, message: `audience ${op}: user must be a non-empty string` };
+    }
+    return { ok: true, msg: { type: "audience", op, user: d.user } };
+  }
+  return { ok: false, message: "audience: op must be clear, mute or unmute" };
+}

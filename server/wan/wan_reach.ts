@@ -87,6 +87,14 @@ export class WanReach {
         this.#publishWanted();
       },
       onKeyframe: (identity) => this.publisher.requestKeyframe(identity),
+      audience: {
+        moderate: (m, by) => {
+          o.log("info", `audience ${m.op}${m.user ? ` ${m.user}` : ""} by ${by}`);
+          if (m.op === "clear") this.audience.clear();
+          else if (m.op === "mute") this.audience.mute(m.user!);
+          else this.audience.unmute(m.user!);
+        },
+      },
     });
   }
 

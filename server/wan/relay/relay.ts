@@ -23,6 +23,7 @@ import {
   type WanSourceInfo,
 } from "../../../protocol/wan.ts";
 import { errorMsg, type ParamError } from "../../../protocol/params.ts";
+import { type ModerationMsg, parseModeration } from "../../../protocol/audience.ts";
 import { type OnAirMsg, parseOnAirMessage, type VenueInfo } from "../../../protocol/venues.ts";
 import type { Rendition } from "../../../protocol/size_classes.ts";
 import { deltaForBrowsers } from "../../params/smx_channels.ts";
@@ -66,6 +67,11 @@ export interface WanRelayOptions {
     list(): VenueInfo[];
     apply(m: OnAirMsg, by: string): { ok: true } | { ok: false; message: string };
   };
+  /**
+   * Audience moderation (server/wan/audience/): an `audience` message from smx_ctl (operators
+   * only hold ctl tokens) is handed here; a malformed one is refused.
+   */
+  audience?: { moderate(m: ModerationMsg, by: string): void };
   /** Per-page rate limits (defaults: the local ones). */
   limits?: RemoteLimits;
   /** Renditions remote demand may ask for at once (default 8). */
@@ -129,6 +135,23 @@ function onAirData(data: unknown): Record<string, unknown> | null {
   }
   return d && typeof d === "object" && !Array.isArray(d) &&
       (d as Record<string, unknown>).type === "onair"
+    ? d as Record<string, unknown>
+    : null;
+}
+
+/** The publication as an object when it is an audience moderation message. */
+function moderationData(data: unknown): Record<string, unknown> | null {
+  let d = data;
+  if (typeof d === "string") {
+    if (d.length > MAX_CTL_BYTES || !d.includes('"audience"')) return null;
+    try {
+      d = JSON.parse(d);
+    } catch {
+      return null;
+    }
+  }
+  return d && typeof d === "object" && !Array.isArray(d) &&
+      (d as Record<string, unknown>).type === "audience"
     ? d as Record<string, unknown>
     : null;
 }
@@ -314,6 +337,15 @@ export class WanRelay {
     }
     const d = onAirData(ctx.data);
     if (d) return this.#onAir(d, client, user);
+    const mod = moderationData(ctx.data);
+    if (mod) {
+      if (!this.#o.audience) {
+        return this.#refuse(client, user, { code: "unknown_type", message: "no audience here" });
+      }
+      const p = parseModeration(mod);
+      if (!p.ok) return this.#refuse(client, user, { code: "bad_message", message: p.message });
+      return this.#safe("audience", () => this.#o.audience!.moderate(p.msg, user));
+    }
     const p = parseCtlMessage(ctx.data);
     if (!p.ok) return this.#refuse(client, user, p.error, p.id);
     const m = p.msg;
