@@ -149,6 +149,13 @@ export async function start(o: StartOptions): Promise<Running> {
       ? `open files: up to ${files.soft} (was ${files.before}); ${maxConnections} clients at once`
       : `open files: no limit; ${maxConnections} clients at once`,
   );
+  if (Number.isFinite(files.soft) && files.soft < 4096) {
+    // Seed 002 fell over at ~900 viewers on a 1,024 limit (issue 11): say it before it bites.
+    log.warn(
+      `open files: the hard limit ${files.hard} caps smx at about ${maxConnections} clients; ` +
+        "raise it (ulimit -Hn, systemd LimitNOFILE=) for a large audience",
+    );
+  }
   const engines = new EngineService({
     explicit: o.engine,
     select: o.engineSelect,
