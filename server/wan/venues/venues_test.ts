@@ -112,6 +112,16 @@ Deno.test("a venue switch: new output from its own IDR on, never a mixed frame, 
     const delayMs = after[firstB].at - switchAt;
     console.log(`switch → first frame of the new output (IDR): ${delayMs.toFixed(0)} ms`);
     assert.ok(delayMs < 500, `switch took ${delayMs} ms`);
+    // And back (frame numbers jump up now): again from an IDR of the new output, at once.
+    const back = frames.length;
+    const backAt = performance.now();
+    assert.ok(venues.apply({ v: 1, type: "onair", venue: "stage", output: "a" }).ok);
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = frames.slice(back);
+    const firstA = again.findIndex((x) => !isB(x.f));
+    assert.ok(firstA >= 0 && again[firstA].f.keyframe, "output a's first frame is not an IDR");
+    assert.ok(again.slice(firstA).every((x) => !isB(x.f)), "a frame of output b after a's first");
+    console.log(`switch back: ${(again[firstA].at - backAt).toFixed(0)} ms`);
     // The viewer's decoder: the whole delivered stream, one decoder, no error.
     const all = new Uint8Array(frames.reduce((n, x) => n + x.f.data.byteLength, 0));
     let o = 0;
