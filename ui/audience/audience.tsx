@@ -9,7 +9,8 @@
  * Mount: `mountAudience(el, {client, api, engine})` with the watch page's Centrifuge client
  * (VenueLink.client); returns the unmount.
  */
-import { render } from "preact";
+import { type ComponentChild, render } from "preact";
+import { useEffect, useMemo } from "preact/hooks";
 import { signal, useSignal } from "@preact/signals";
 import type { Centrifuge, Subscription } from "centrifuge";
 import {
@@ -110,7 +111,7 @@ export function AudienceBar({ model }: { model: AudienceModel }) {
   const text = useSignal("");
   const v = model.viewers.value;
   return (
-    <div class="audience" data-testid="audience">
+    <div class="audience-bar" data-testid="audience-bar">
       <span class="viewers" data-testid="audience-viewers">
         {v === null ? "" : `${v} watching`}
       </span>
@@ -161,3 +162,24 @@ export function mountAudience(el: HTMLElement, o: AudienceOptions): () => void {
     model.close();
   };
 }
+
+/** What the watch page hands its extras (ui/watch/watch.tsx WatchContext, structurally). */
+export interface AudienceContext {
+  join: { engine: string };
+  api: Pick<SiteApi, "subscriptionToken">;
+  link: { client: Centrifuge };
+}
+
+function AudienceExtra({ ctx }: { ctx: AudienceContext }) {
+  const model = useMemo(
+    () => new AudienceModel({ client: ctx.link.client, api: ctx.api, engine: ctx.join.engine }),
+    [ctx],
+  );
+  useEffect(() => () => model.close(), [model]);
+  return <AudienceBar model={model} />;
+}
+
+/** The watch page's extra (`watchExtras.push(audienceExtra)`): the audience bar. */
+export const audienceExtra = (ctx: AudienceContext): ComponentChild => (
+  <AudienceExtra key="audience" ctx={ctx} />
+);

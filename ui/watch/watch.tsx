@@ -20,6 +20,7 @@ import { installDiagnostics } from "../diag.ts";
 import { Tile } from "../video/tile.tsx";
 import type { RendererKind } from "../video/present.ts";
 import { VenueLink } from "./venue_link.ts";
+import { audienceExtra } from "../audience/audience.tsx";
 
 export interface WatchContext {
   join: JoinTokens;
@@ -28,7 +29,7 @@ export interface WatchContext {
 }
 
 /** Components shown under the tiles (presence, reactions): ui/audience/ pushes its own here. */
-export const watchExtras: ((ctx: WatchContext) => ComponentChild)[] = [];
+export const watchExtras: ((ctx: WatchContext) => ComponentChild)[] = [audienceExtra];
 
 /** Viewers write nothing: the tiles get a parameter source that refuses every write. */
 const READ_ONLY: ParamSource = {
