@@ -157,6 +157,9 @@ export class KeyedBuckets {
   }
 }
 
+/** Largest reaction publication smx reads (the text's limit plus the JSON around it). */
+export const MAX_REACTION_BYTES = 2048;
+
 /** Viewer → smx (smx_react:<engine>): one reaction, with an optional short text. */
 export interface ReactionMsg {
   r: ReactionId;
@@ -183,9 +186,13 @@ export function parseReaction(data: unknown): { ok: true; msg: ReactionMsg } | {
 } {
   let v = data;
   if (data instanceof Uint8Array) {
-    const t = checkReactionText(data);
-    if (!t.ok) return { ok: false, reason: t.reason };
-    v = t.text;
+    // Raw bytes (Centrifugo's protobuf protocol hands JSON data over undecoded): UTF-8 first.
+    if (data.byteLength > MAX_REACTION_BYTES) return { ok: false, reason: "too large" };
+    try {
+      v = new TextDecoder("utf-8", { fatal: true }).decode(data);
+    } catch {
+      return { ok: false, reason: "not valid UTF-8" };
+    }
   }
   if (typeof v === "string") {
     try {

@@ -68,6 +68,12 @@ Deno.test("reaction text: invalid UTF-8, lone surrogates, controls and bidi over
 
 Deno.test("parseReaction: the fixed set, text checked, garbage refused without throwing", () => {
   assert.deepEqual(parseReaction({ r: "fire" }), { ok: true, msg: { r: "fire" } });
+  // Bytes (the protobuf protocol): the JSON around the text does not count against its limit.
+  const t = "שלום ".repeat(16).trim();
+  assert.deepEqual(parseReaction(new TextEncoder().encode(JSON.stringify({ r: "wow", text: t }))), {
+    ok: true,
+    msg: { r: "wow", text: t },
+  });
   assert.deepEqual(parseReaction('{"r":"heart","text":"שלום"}'), {
     ok: true,
     msg: { r: "heart", text: "שלום" },
@@ -84,6 +90,7 @@ Deno.test("parseReaction: the fixed set, text checked, garbage refused without t
       { r: "clap", text: 7 },
       { r: "clap", text: "\u202Egnp.exe" },
       new Uint8Array([0x7b, 0xff]),
+      new TextEncoder().encode(JSON.stringify({ r: "fire", text: "x".repeat(3000) })),
     ]
   ) {
     const p = parseReaction(bad);

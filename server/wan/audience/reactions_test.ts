@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Centrifuge, type Subscription } from "centrifuge";
+import { Centrifuge as CentrifugeProtobuf } from "centrifuge/build/protobuf";
 import { audienceChannel, type ReactionBatch, VIEWER_BURST } from "../../../protocol/audience.ts";
 import { engineUser } from "../../../protocol/wan.ts";
 import { startCentrifugo } from "../../../tests/support/centrifugo.ts";
@@ -147,6 +148,91 @@ Deno.test("reactions: viewer → smx_react → one batch on smx_aud to every vie
     await until("the muted reaction", () => agg.stats.muted > muted0);
     assert.equal(agg.stats.publishErrors, 0);
   } finally {
+    agg.close();
+    for (const c of clients) c.disconnect();
+    api.close();
+    await cf.stop();
+  }
+});
+
+Deno.test("reactions: invalid UTF-8 on the wire (Centrifugo passes it through) is refused by smx, whose connection stays", async () => {
+  const cf = await startCentrifugo();
+  const api = new CentrifugoApi({ apiUrl: cf.apiUrl, apiKey: cf.apiKey });
+  const aud = audienceChannel("aud", ENGINE);
+  const react = audienceChannel("react", ENGINE);
+  const agg = new ReactionAggregator({
+    publish: (b) => api.call("publish", { channel: aud, data: b }).then(() => {}),
+  });
+  const clients: Centrifuge[] = [];
+  let raw: WebSocket | undefined;
+  try {
+    // smx's reader as AudienceService has it: the protobuf protocol (data as bytes).
+    const smx = new CentrifugeProtobuf(cf.url, {
+      getToken: () =>
+        signHs256(
+          { sub: engineUser(ENGINE), exp: Math.floor(Date.now() / 1000) + 300 },
+          cf.tokenSecret,
+        ),
+      websocket: WebSocket,
+      networkEventTarget: new EventTarget(),
+      pageEventTarget: new EventTarget(),
+    }) as unknown as Centrifuge;
+    clients.push(smx);
+    smx.connect();
+    const r = subscribe(smx, react, cf.tokenSecret, engineUser(ENGINE));
+    r.s.on("publication", (ctx) => {
+      if (ctx.info) agg.receive(ctx.info.user, ctx.info.user, ctx.data);
+    });
+    await r.subscribed;
+
+    // A hand-made client: Centrifugo's JSON protocol with invalid UTF-8 in the reaction's text
+    // (a truncated 2-byte sequence and a lone 0xFF), sent as raw bytes.
+    const token = await signHs256({
+      sub: "mallory",
+      exp: Math.floor(Date.now() / 1000) + 300,
+    }, cf.tokenSecret);
+    raw = new WebSocket(cf.url);
+    const closed = new Promise<CloseEvent>((res) => raw!.addEventListener("close", res));
+    const replies: string[] = [];
+    raw.addEventListener("message", (e) => replies.push(String(e.data)));
+    await new Promise((res, rej) => {
+      raw!.addEventListener("open", res);
+      raw!.addEventListener("error", rej);
+    });
+    raw.send(JSON.stringify({ id: 1, connect: { token } }));
+    await until("connect reply", () => replies.some((x) => x.includes('"id":1')));
+    const head = new TextEncoder().encode(
+      `{"id":2,"publish":{"channel":"${react}","data":{"r":"fire","text":"ab`,
+    );
+    const tail = new TextEncoder().encode(`"}}}`);
+    const frame = new Uint8Array([...head, 0xc3, 0x28, 0xff, ...tail]);
+    raw.send(frame);
+    raw.send(new TextDecoder().decode(frame)); // the same decoded leniently (U+FFFD): accepted
+    // Either Centrifugo refuses or drops the bytes, or smx refuses the text; never a crash.
+    await new Promise((res) => setTimeout(res, 700));
+    // The raw bytes are refused by smx's UTF-8 check; the leniently decoded copy (U+FFFD) is a
+    // valid text and accepted.
+    await until("both seen", () => agg.stats.refused + agg.stats.accepted >= 2);
+    assert.equal(agg.stats.refused, 1, JSON.stringify(agg.stats));
+    assert.equal(agg.stats.accepted, 1, JSON.stringify(agg.stats));
+    console.log(
+      `invalid UTF-8: Centrifugo replied ${JSON.stringify(replies.slice(1))}; ` +
+        `smx: ${JSON.stringify(agg.stats)}; raw socket ${
+          raw.readyState === WebSocket.OPEN ? "open" : "closed"
+        }`,
+    );
+
+    // Another viewer's reaction still flows.
+    const b = client(cf.url, cf.tokenSecret, "viewer-b", "b");
+    clients.push(b);
+    b.connect();
+    const before = agg.stats.accepted;
+    await b.publish(react, { r: "heart", text: "ok ✓" });
+    await until("B's reaction", () => agg.stats.accepted === before + 1);
+    raw.close();
+    await closed;
+  } finally {
+    raw?.close();
     agg.close();
     for (const c of clients) c.disconnect();
     api.close();

@@ -7,7 +7,10 @@
  * parameter writes. Moderation: mute(user) / unmute(user) / clear() (for an operator's ctl
  * message; the relay's smx_ctl is operators-only since viewers get no token for it).
  */
-import { Centrifuge } from "centrifuge";
+// The protobuf protocol: a publication's data arrives as bytes in a binary frame, so a viewer's
+// invalid UTF-8 (which Centrifugo passes through) is refused by smx's own check instead of
+// failing the WebSocket's text frame and dropping smx's connection (found by reactions_test).
+import { Centrifuge as CentrifugeProtobuf } from "centrifuge/build/protobuf";
 import { audienceChannel } from "../../../protocol/audience.ts";
 import { engineUser } from "../../../protocol/wan.ts";
 import type { PairingMirror } from "../../engine/pairing_channels.ts";
@@ -27,7 +30,7 @@ export interface AudienceServiceOptions {
 export class AudienceService {
   readonly aggregator: ReactionAggregator;
   readonly channels: AudienceChannels;
-  #client: Centrifuge;
+  #client: CentrifugeProtobuf;
   #api: CentrifugoApi;
   #viewers: number | undefined;
 
@@ -48,7 +51,7 @@ export class AudienceService {
       onAggregate: (a) => this.channels.update(a),
       log: (m) => o.log("debug", `audience: ${m}`),
     });
-    this.#client = new Centrifuge(o.centrifugo.url, {
+    this.#client = new CentrifugeProtobuf(o.centrifugo.url, {
       getToken: () => signHs256({ sub: user, exp: exp() }, secret),
       websocket: WebSocket,
       minReconnectDelay: 200,
