@@ -9,7 +9,8 @@ keepRunningOnUncaught({
   started: () => up,
   fatal: (m) => { console.log("FATAL " + m.split("\\n")[0]); Deno.exit(3); },
 });
-setTimeout(() => { throw new Error("boom in a timer"); }, 0);
+// Starting: the rejection must be the first failure (a timer could otherwise win the race).
+setTimeout(() => { throw new Error("boom in a timer"); }, up ? 0 : 100);
 Promise.reject(new Error("nobody awaits this"));
 setTimeout(() => { console.log("still running"); Deno.exit(0); }, 200);
 `;
