@@ -22,7 +22,8 @@
  * Last line: the JSON the issue asks for.
  *
  * Flags: --viewers N (default 1000), --seconds S steady window (default 10), --protobuf (the load
- * clients use Centrifugo's protobuf protocol: centrifuge/build/protobuf).
+ * clients use Centrifugo's protobuf protocol: centrifuge/build/protobuf), --delta (smx_state
+ * published with delta: true and read with fossil deltas; the namespace allows fossil).
  */
 import { parseArgs } from "node:util";
 import { Centrifuge } from "centrifuge";
@@ -47,6 +48,7 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "10" },
     load: { type: "boolean", default: false },
     protobuf: { type: "boolean", default: false },
+    delta: { type: "boolean", default: false },
   },
 });
 
@@ -127,6 +129,7 @@ async function load() {
       for (const ch of [STATE, AUD]) {
         const s = c.newSubscription(ch, {
           getToken: () => signHs256({ sub: user, channel: ch, exp: exp() }, secret),
+          ...(flags.delta && ch === STATE ? { delta: "fossil" as const } : {}),
         });
         s.on("subscribed", () => {
           if (++subs === 2) {
@@ -237,6 +240,7 @@ async function main() {
       "--viewers",
       String(n),
       ...(flags.protobuf ? ["--protobuf"] : []),
+      ...(flags.delta ? ["--delta"] : []),
     ],
     env: { BENCH_URL: cf.url, BENCH_SECRET: cf.tokenSecret },
     stdin: "piped",
@@ -309,12 +313,24 @@ async function main() {
     }
   }, 500);
   // A state message each second, stamped (the relay's state refresh; an on-air switch sends one).
+  // A full state like the relay's StateMsg (~3 KB: 100 parameter values and the venues), of which
+  // one value changes between two publications; with --delta, Centrifugo's fossil delta.
+  const values: Record<string, number> = {};
+  for (let i = 0; i < 100; i++) values[`Scene.Group${i % 10}.Param${i}`] = i / 100;
+  let seq = 0;
   const stateTimer = setInterval(() => {
+    seq++;
+    values[`Scene.Group${seq % 10}.Param${seq % 100}`] = Math.round(Math.random() * 1000) / 1000;
     api.call("publish", {
       channel: STATE,
-      data: { t: "state", ts: Date.now(), venues: [{ id: "main", onAir: k % 2 === 0 }] },
-    })
-      .catch((e) => console.log(`state publish: ${e.message}`));
+      data: {
+        type: "state",
+        ts: Date.now(),
+        venues: [{ id: "main", title: "Main", onAir: true }],
+        snapshot: { rev: seq, values },
+      },
+      ...(flags.delta ? { delta: true } : {}),
+    }).catch((e) => console.log(`state publish: ${e.message}`));
   }, 1000);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   clearInterval(timer);
