@@ -30,7 +30,6 @@ import {
   type JoinTokens,
   parsePublisherIdentity,
   type PublishedRendition,
-  publisherIdentity,
   type TileDemand,
   WAN_WIRE_VERSION,
 } from "../../../protocol/wan.ts";
