@@ -45,6 +45,7 @@ import {
   centrifugoSubscriptionToken,
   livekitViewerToken,
 } from "./tokens.ts";
+import { readCappedText } from "../server/http/capped_body.ts";
 
 export interface SitePeer {
   /** The address the connection came from (the SSO proxy's, for requests it forwards). */
@@ -79,39 +80,13 @@ function apiError(
   return c.json(e, status);
 }
 
-/** The request body as text, or null past `max` bytes (read no further than that). */
-async function cappedText(req: Request, max: number): Promise<string | null> {
-  if (Number(req.headers.get("content-length") ?? 0) > max) return null;
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return null;
-    }
-    parts.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
 /** The JSON body of a token request, or the 400/413/415 answer. */
 async function readBody(c: Context<SiteEnv>): Promise<Record<string, unknown> | Response> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\b/i.test(type)) {
     return apiError(c, 415, { error: "bad_request", message: "send application/json" });
   }
-  const text = await cappedText(c.req.raw, MAX_BODY);
+  const text = await readCappedText(c.req.raw, MAX_BODY);
   if (text === null) {
     return apiError(c, 413, { error: "bad_request", message: `body over ${MAX_BODY} bytes` });
   }

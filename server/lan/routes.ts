@@ -22,6 +22,7 @@ import {
 import { qrSvg } from "../../protocol/qr.ts";
 import type { AppEnv } from "../http/peer.ts";
 import type { LanReach } from "./lan.ts";
+import { readCappedText } from "../http/capped_body.ts";
 
 /** Bytes a pairing request may have: `{"secret":"<32 chars>"}` is 45. */
 export const MAX_PAIR_BODY = 1024;
@@ -66,32 +67,6 @@ function isJson(c: Context<AppEnv>): boolean {
     "application/json";
 }
 
-/** The body as text, or null past `max` bytes (read no further: a peer may send gigabytes). */
-async function readCapped(req: Request, max: number): Promise<string | null> {
-  if (Number(req.headers.get("content-length") ?? 0) > max) return null;
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return new TextDecoder().decode(all);
-}
-
 function parsePairRequest(text: string): PairRequest | null {
   let v: unknown;
   try {
@@ -114,7 +89,7 @@ export function lanRoutes(lan: LanReach | undefined): Hono<AppEnv> {
   app.post("/pair", async (c) => {
     if (!lan) return pairError(c, 404, "off", "smx is not serving the LAN (start it with --lan)");
     if (!isJson(c)) return pairError(c, 415, "bad_request", "send the pairing as JSON");
-    const text = await readCapped(c.req.raw, MAX_PAIR_BODY);
+    const text = await readCappedText(c.req.raw, MAX_PAIR_BODY);
     if (text === null) return pairError(c, 413, "bad_request", "pairing request too large");
     const req = parsePairRequest(text);
     if (!req) return pairError(c, 400, "bad_request", 'send {"secret": "…"} or {"code": "…"}');
